@@ -1,0 +1,120 @@
+"""The ``curvlab`` command line.
+
+    curvlab reproduce [--size quick|full] [--out DIR] [--seed N] [--only SECTION ...]
+
+Bad arguments print one line, ``curvlab: error: ...``, and exit with status 2.
+``reproduce`` exits 0 when every finding holds or is corrected, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+
+__all__ = ["main"]
+
+log = logging.getLogger("curvlab")
+
+
+class UsageError(Exception):
+    """A bad argument: reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="curvlab", description="The second-order view of deep learning, verified.")
+    parser.add_argument("--version", action="version", version=f"curvlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    _add_reproduce(sub)
+    return parser
+
+
+# ---------------------------------------------------------------- reproduce
+
+def _add_reproduce(sub) -> None:
+    from .experiments import SIZES
+    from .experiments.sections import SECTIONS
+
+    p = sub.add_parser("reproduce", help="check every claim of the derivation notes and write a report")
+    p.add_argument("--size", choices=SIZES, default="quick",
+                   help="quick (under two minutes) or full (the sizes the report quotes)")
+    p.add_argument("--out", default="curvlab-report", help="report directory (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers")
+    p.add_argument("--only", nargs="+", metavar="SECTION", choices=sorted(SECTIONS),
+                   help="run only these sections of the notes (1 … 6)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_reproduce)
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".curvlab-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {str(out)!r} is not a writable directory ({exc.strerror or exc}); "
+                         "choose another path") from None
+
+
+def _reproduce(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .experiments import registered, run_experiment
+    from .report import ReportMeta, format_table, write_report
+
+    out = Path(args.out)
+    _check_writable(out)
+    experiments = registered(args.only)
+    if not experiments:
+        raise UsageError(f"no experiments are registered for sections {args.only}")
+    show = not args.no_progress and sys.stderr.isatty()
+    results = []
+    bar = tqdm(experiments, desc="reproduce", unit="exp", disable=not show)
+    for exp in bar:
+        bar.set_postfix_str(exp.key)
+        log.info("running %s", exp.key)
+        results.append(run_experiment(exp, args.size, args.seed))
+    bar.close()
+    print(format_table(results))
+    command = "curvlab " + " ".join(shlex.quote(a) for a in args.argv)
+    index = write_report(results, out, ReportMeta(__version__, args.size, args.seed, command))
+    ok = all(f.verdict.ok for r in results for f in r.findings)
+    print(f"\nReport: {index.resolve()}")
+    print(f"        {(out / 'report.json').resolve()}")
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        args.argv = argv
+        logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                            format="%(levelname)s %(name)s: %(message)s")
+        return args.run(args)
+    except UsageError as exc:
+        print(f"curvlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("curvlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The experiments behind ``curvlab reproduce``: one module per section of the notes.
+
+An experiment is a function ``(size, seed) -> list[Finding]`` registered with
+:func:`experiment`. Modules in this package whose names start with ``sec`` are imported by
+:func:`load_all`, so a new section is added by adding a module — the pipeline is untouched::
+
+    from curvlab.experiments import experiment
+    from curvlab.experiments.findings import Finding, check
+
+    @experiment(section="2", name="training-error")
+    def training_error(size, seed):
+        ...
+        return [Finding(...)]
+
+``size`` is ``"quick"`` (the whole ``curvlab reproduce --size quick`` stays under two
+minutes) or ``"full"``. The same ``seed`` must give the same numbers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from .findings import Finding, Verdict
+from .sections import SECTIONS
+
+__all__ = ["Experiment", "ExperimentResult", "SIZES", "experiment", "load_all", "registered",
+           "run_experiment"]
+
+log = logging.getLogger(__name__)
+
+Size = Literal["quick", "full"]
+SIZES: tuple[str, ...] = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    section: str
+    name: str
+    fn: Callable[[str, int], list[Finding]]
+
+    @property
+    def key(self) -> str:
+        return f"§{self.section}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    experiment: Experiment
+    findings: tuple[Finding, ...]
+    elapsed_s: float
+    error: str | None = None  # the traceback when the experiment raised
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def experiment(*, section: str, name: str):
+    """Register ``fn(size, seed) -> list[Finding]`` as an experiment of ``section``."""
+    if section not in SECTIONS:
+        raise ValueError(f"section must be one of {sorted(SECTIONS)}; got {section!r}.")
+
+    def register(fn):
+        exp = Experiment(section=section, name=name, fn=fn)
+        if exp.key in _REGISTRY and _REGISTRY[exp.key].fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"experiment {exp.key} is registered twice.")
+        _REGISTRY[exp.key] = exp
+        return fn
+
+    return register
+
+
+def load_all() -> None:
+    """Import every ``sec*`` module of this package, so that its experiments register."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("sec"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def registered(sections: Iterable[str] | None = None) -> list[Experiment]:
+    """The registered experiments, ordered by section then registration order."""
+    load_all()
+    wanted = set(sections) if sections is not None else None
+    chosen = [e for e in _REGISTRY.values() if wanted is None or e.section in wanted]
+    return sorted(chosen, key=lambda e: int(e.section))
+
+
+def run_experiment(exp: Experiment, size: str, seed: int) -> ExperimentResult:
+    """Run one experiment; an exception becomes a ``fails`` finding, not a crash."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}; got {size!r}.")
+    start = time.perf_counter()
+    try:
+        findings = tuple(exp.fn(size, seed))
+        error = None
+    except Exception as exc:  # noqa: BLE001 — reported as a failed finding, with its traceback
+        log.exception("experiment %s raised", exp.key)
+        error = traceback.format_exc()
+        findings = (
+            Finding(
+                section=exp.section, ref=f"§{exp.section} ({exp.name})",
+                claim=f"experiment {exp.name!r} ran to completion",
+                measured=f"{type(exc).__name__}: {exc}", predicted="no error",
+                tolerance="—", verdict=Verdict.FAILS,
+            ),
+        )
+    return ExperimentResult(exp, findings, time.perf_counter() - start, error)
