@@ -76,17 +76,40 @@ def experiment(*, section: str, name: str):
     return register
 
 
-def load_all() -> None:
-    """Import every ``sec*`` module of this package, so that its experiments register."""
+def load_all(sections: Iterable[str] | None = None) -> None:
+    """Import the ``sec<N>*`` modules of this package (all, or those of ``sections``), so
+    that their experiments register. A module's section is the digit after ``sec``.
+
+    A module that fails to import (a missing optional dependency, say) does not stop the
+    others: it is registered as an experiment that re-raises the import error when run, so
+    the report shows it as a failed finding.
+    """
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("sec"):
+        if not info.name.startswith("sec"):
+            continue
+        if sections is not None and info.name[3:4] not in set(sections):
+            continue
+        try:
             importlib.import_module(f"{__name__}.{info.name}")
+        except Exception as exc:  # noqa: BLE001 — surfaced as a failing finding
+            section = info.name[3:4]
+            if section not in SECTIONS:
+                raise
+            log.warning("experiments module %s failed to import: %s", info.name, exc)
+            _REGISTRY.setdefault(f"§{section}/{info.name}", Experiment(section, info.name, _reraise(exc)))
+
+
+def _reraise(exc: Exception):
+    def run(size, seed):
+        raise ImportError(f"the experiment module could not be imported: {exc}") from exc
+
+    return run
 
 
 def registered(sections: Iterable[str] | None = None) -> list[Experiment]:
     """The registered experiments, ordered by section then registration order."""
-    load_all()
     wanted = set(sections) if sections is not None else None
+    load_all(wanted)
     chosen = [e for e in _REGISTRY.values() if wanted is None or e.section in wanted]
     return sorted(chosen, key=lambda e: int(e.section))
 

@@ -34,7 +34,7 @@ def format_table(results: list[ExperimentResult], *, width: int | None = None) -
     findings: list[Finding] = [f for r in results for f in r.findings]
     ref_w, num_w, verdict_w = 22, 16, 9
     claim_w = max(20, width - ref_w - 2 * num_w - verdict_w - 8)
-    header = (f"{'claim':<{ref_w}}  {'':<{claim_w}}  {'measured':>{num_w}}  "
+    header = (f"{'where':<{ref_w}}  {'claim':<{claim_w}}  {'measured':>{num_w}}  "
               f"{'predicted':>{num_w}}  {'verdict':<{verdict_w}}")
     lines = [header, "─" * len(header)]
     for f in findings:

@@ -1,0 +1,99 @@
+"""A data set for curvature: one ``(X, y)`` batch or an iterable of batches.
+
+The loss over a data set of N samples split into batches of sizes n_b is the
+size-weighted mean of the batch losses,
+
+    L(θ) = Σ_b (n_b / N) · ℓ_b(θ),      ℓ_b = loss_fn(model(X_b), y_b)  (a batch mean),
+
+so every derivative of L (gradient, Hessian-vector product, Hessian) is the same
+weighted sum of per-batch derivatives. :class:`Batches` wraps the caller's data, can be
+iterated many times (a one-shot iterator is materialized once), knows N, and rejects an
+empty data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch import Tensor
+
+__all__ = ["Batches", "as_batches"]
+
+Data = tuple[Tensor, Tensor] | Iterable[tuple[Tensor, Tensor]]
+
+
+class Batches:
+    """Re-iterable ``(X_b, y_b, n_b / N)`` triples over a data set.
+
+    Parameters
+    ----------
+    data : an ``(X, y)`` pair of tensors (one batch, the first dimension indexes samples),
+        or an iterable of such pairs (a list, a ``DataLoader``); a one-shot iterator is
+        read once into memory.
+    device : where each batch is moved (the parameters' device); the dtype is left alone.
+    """
+
+    def __init__(self, data: Data, *, device: torch.device | None = None, name: str = "data"):
+        self.name = name
+        self.device = device
+        if _is_pair(data):
+            self._source: Iterable = [tuple(data)]
+        elif isinstance(data, Iterator):
+            self._source = list(data)
+        elif isinstance(data, Iterable) and not isinstance(data, (Tensor, str, bytes)):
+            self._source = data
+        else:
+            raise TypeError(
+                f"{name} must be an (X, y) pair of tensors or an iterable of (X, y) batches "
+                f"(e.g. a DataLoader); got {type(data).__name__}."
+            )
+        self.num_samples = 0
+        self.num_batches = 0
+        for X, _ in self._raw():
+            self.num_samples += X.shape[0]
+            self.num_batches += int(X.shape[0] > 0)
+        if self.num_samples == 0:
+            raise ValueError(f"{name} is empty (no samples); pass at least one (X, y) with N ≥ 1.")
+
+    def _raw(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for i, batch in enumerate(self._source):
+            if not _is_pair(batch):
+                raise TypeError(
+                    f"{self.name} batch {i} must be an (X, y) pair of tensors; got "
+                    f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of length {len(batch)}'}."
+                )
+            X, y = batch
+            if X.ndim == 0 or (y.ndim > 0 and y.shape[0] != X.shape[0]):
+                raise ValueError(
+                    f"{self.name} batch {i}: X and y must share the first (sample) dimension; got "
+                    f"X {tuple(X.shape)} and y {tuple(y.shape)}."
+                )
+            yield X, y
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor, float]]:
+        for X, y in self._raw():
+            n = X.shape[0]
+            if n == 0:
+                continue
+            if self.device is not None:
+                X, y = X.to(self.device), y.to(self.device)
+            yield X, y, n / self.num_samples
+
+    def first(self) -> tuple[Tensor, Tensor]:
+        """The first non-empty batch (used to check the loss once)."""
+        X, y, _ = next(iter(self))
+        return X, y
+
+
+def as_batches(data: Data | Batches, *, device: torch.device | None = None,
+               name: str = "data") -> Batches:
+    """``data`` as :class:`Batches` (returned unchanged when it already is one)."""
+    if isinstance(data, Batches):
+        return data
+    return Batches(data, device=device, name=name)
+
+
+def _is_pair(obj) -> bool:
+    return (isinstance(obj, (tuple, list)) and len(obj) == 2
+            and isinstance(obj[0], Tensor) and isinstance(obj[1], Tensor))

@@ -1,0 +1,227 @@
+"""Layer-wise Hessians H = 2XXᵀ/N from calibration data, accumulated by forward hooks.
+
+For one layer with weight W (rows = outputs, columns = inputs) and calibration inputs
+X = [x_1 … x_N] (one column per token / pixel), the layer reconstruction loss
+
+    E(Ŵ) = (1/N) ‖W X − Ŵ X‖²_F = Σ_rows ½ (w − ŵ)ᵀ H (w − ŵ),      H = 2 X Xᵀ / N,
+
+is the quadratic model (1)–(2) of the notes with the same H for every row of W, exactly
+(no Taylor remainder: E is quadratic in Ŵ). This is what makes row-wise OBS (eqs. (7)–(8),
+:mod:`curvlab.prune.layerwise`) possible on layers with millions of weights: one d × d
+matrix per layer instead of one (R·d) × (R·d) matrix.
+
+Accumulation
+------------
+Forward hooks see each batch of inputs, turn them into rows x (see :func:`layer_inputs`)
+and update a running mean, so activations are never stored:
+
+    H ← (n / (n + m)) H + (2 / (n + m)) Σ_{new m rows} x xᵀ,      n ← n + m.
+
+When a token mask is set (``HessianCollector.token_mask``, e.g. the attention mask of a
+padded batch) padding positions are dropped: they would otherwise pull H towards the
+padding token's activations, which the model never uses.
+
+Supported layers: ``nn.Linear`` (x = the last input dimension), ``nn.Conv2d`` with
+``groups == 1`` and zero padding (x = an unfolded receptive field, ordered as
+``weight.flatten(1)``), and Hugging Face ``Conv1D`` (GPT-2 style, weight stored (in, out)).
+
+Damping and dead inputs
+-----------------------
+H is only positive semi-definite: an input coordinate that is zero on every calibration
+row ("dead input", diag(H)_j = 0) makes it singular, and a few thousand tokens rarely
+pin down all d directions. :func:`damp` returns H + λ·mean(diag H)·I (λ = 0.01 by default,
+the choice of SparseGPT) and sets H_jj = 1 for dead inputs; the weights of dead inputs have
+no effect on the calibration loss, so the pruning routines prune them first, for free.
+
+Example
+-------
+>>> import torch
+>>> lin = torch.nn.Linear(8, 4)
+>>> with HessianCollector({"lin": lin}) as hc:
+...     _ = lin(torch.randn(32, 8))
+>>> hc["lin"].H.shape, hc["lin"].n_samples
+(torch.Size([8, 8]), 32)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["HessianCollector", "LayerHessian", "damp", "is_prunable", "layer_inputs", "weight_matrix",
+           "set_weight_matrix"]
+
+log = logging.getLogger(__name__)
+
+
+def _is_hf_conv1d(module: nn.Module) -> bool:
+    # Hugging Face's Conv1D (GPT-2): a Linear with its weight stored transposed, (in, out).
+    return type(module).__name__ == "Conv1D" and hasattr(module, "nf") and hasattr(module, "weight")
+
+
+def is_prunable(module: nn.Module) -> bool:
+    """True for the layer types whose Hessian :class:`LayerHessian` can accumulate."""
+    if isinstance(module, nn.Linear) or _is_hf_conv1d(module):
+        return True
+    return isinstance(module, nn.Conv2d) and module.groups == 1 and module.padding_mode == "zeros"
+
+
+def _check_prunable(module: nn.Module) -> None:
+    if is_prunable(module):
+        return
+    if isinstance(module, nn.Conv2d):
+        raise TypeError(f"Conv2d with groups={module.groups} / padding_mode={module.padding_mode!r} is not "
+                        "supported; only groups=1 with zero padding (exclude this layer).")
+    raise TypeError(f"layer-wise Hessians support nn.Linear, nn.Conv2d and Hugging Face Conv1D; got "
+                    f"{type(module).__name__} (exclude it from the layers to prune).")
+
+
+def weight_matrix(module: nn.Module) -> Tensor:
+    """The layer's effective weight as an (R, d) matrix: rows = outputs, columns = the inputs of
+    :func:`layer_inputs` (a Conv2d weight is flattened, a Conv1D weight transposed). Detached."""
+    W = module.weight.detach()
+    if _is_hf_conv1d(module):
+        return W.t()                       # (in, out) -> (out, in)
+    return W.flatten(1)                    # Conv2d: (C_out, C_in, kh, kw) -> (C_out, C_in·kh·kw)
+
+
+def set_weight_matrix(module: nn.Module, W: Tensor) -> Tensor:
+    """Reshape an (R, d) matrix back into the layer's weight layout (the inverse of
+    :func:`weight_matrix`)."""
+    shape = module.weight.shape
+    if _is_hf_conv1d(module):
+        return W.t().contiguous()
+    return W.reshape(shape)
+
+
+def layer_inputs(module: nn.Module, x: Tensor) -> Tensor:
+    """The calibration rows of one forward call: an (m, d) matrix whose rows are the x of
+    H = 2 X Xᵀ / N (X's columns are these rows).
+
+    Linear / Conv1D: every position of ``x[..., d]``. Conv2d: every receptive field, unfolded
+    in the order of ``weight.flatten(1)``, (B·L, C·kh·kw).
+    """
+    _check_prunable(module)
+    if isinstance(module, nn.Conv2d):
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        cols = nn.functional.unfold(x, module.kernel_size, dilation=module.dilation,
+                                    padding=module.padding, stride=module.stride)  # (B, C·kh·kw, L)
+        return cols.transpose(1, 2).reshape(-1, cols.shape[1])                     # (B·L, C·kh·kw)
+    d = x.shape[-1]
+    return x.reshape(-1, d)                                                        # (B·T, d)
+
+
+class LayerHessian:
+    """The running H = 2 X Xᵀ / N of one layer (d × d) and N, the number of rows seen.
+
+    Parameters
+    ----------
+    module : the layer (see :func:`is_prunable`).
+    dtype : accumulation precision (float64 by default: H of a few thousand tokens in float32
+        loses the small eigenvalues that OBS divides by).
+    """
+
+    def __init__(self, module: nn.Module, *, dtype: torch.dtype = torch.float64):
+        _check_prunable(module)
+        self.module = module
+        d = weight_matrix(module).shape[1]
+        self.H = torch.zeros(d, d, dtype=dtype, device=module.weight.device)
+        self.n_samples = 0
+
+    @property
+    def d(self) -> int:
+        return self.H.shape[0]
+
+    @torch.no_grad()
+    def add_batch(self, x: Tensor, token_mask: Tensor | None = None) -> None:
+        """Add the rows of one forward input ``x`` (``token_mask`` (B, T) keeps positions where
+        it is nonzero, for inputs of shape (B, T, d))."""
+        if token_mask is not None and isinstance(self.module, nn.Conv2d):
+            token_mask = None
+        if token_mask is not None and x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
+            x = x[token_mask.to(torch.bool)]                                   # (m, d)
+        X = layer_inputs(self.module, x).to(self.H.dtype)                      # (m, d)
+        m = X.shape[0]
+        if m == 0:
+            return
+        if not torch.isfinite(X).all():
+            raise ValueError("calibration activations contain NaN or infinity; check the calibration "
+                             "data (and the model's weights) for non-finite values.")
+        total = self.n_samples + m
+        self.H.mul_(self.n_samples / total)
+        self.H.addmm_(X.t(), X, alpha=2.0 / total)                             # H += 2/N · XᵀX
+        self.n_samples = total
+
+    def _hook(self, collector: "HessianCollector"):
+        def hook(module, args, output):
+            self.add_batch(args[0], collector.token_mask)
+        return hook
+
+
+class HessianCollector(Mapping):
+    """Context manager: forward hooks on ``modules`` accumulate one :class:`LayerHessian` each.
+
+    Parameters
+    ----------
+    modules : {name: layer}.
+    dtype : accumulation precision.
+
+    Set ``token_mask`` (a (B, T) tensor, or None) before each forward to exclude padding.
+    The hooks are removed on exit; the Hessians stay readable (``collector[name].H``).
+    """
+
+    def __init__(self, modules: Mapping[str, nn.Module], *, dtype: torch.dtype = torch.float64):
+        if not modules:
+            raise ValueError("modules is empty; pass at least one layer to collect a Hessian for.")
+        self.hessians = {name: LayerHessian(m, dtype=dtype) for name, m in modules.items()}
+        self.token_mask: Tensor | None = None
+        self._handles: list = []
+
+    def __enter__(self) -> "HessianCollector":
+        for h in self.hessians.values():
+            self._handles.append(h.module.register_forward_hook(h._hook(self)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __getitem__(self, name: str) -> LayerHessian:
+        return self.hessians[name]
+
+    def __iter__(self):
+        return iter(self.hessians)
+
+    def __len__(self) -> int:
+        return len(self.hessians)
+
+    def nbytes(self) -> int:
+        """Memory held by the Hessians."""
+        return sum(h.H.numel() * h.H.element_size() for h in self.hessians.values())
+
+
+def damp(H: Tensor, damping: float = 0.01) -> tuple[Tensor, Tensor]:
+    """Return (H + λ·mean(diag H)·I with dead inputs' H_jj set to 1, the dead-input mask).
+
+    ``damping`` λ is relative to the mean curvature, so it does not depend on the scale of
+    the activations. Dead inputs (diag(H)_j = 0: the input never fired on the calibration
+    data) would make H singular; their weights cost nothing to prune.
+    """
+    if not (0.0 <= damping < float("inf")):
+        raise ValueError(f"damping must be finite and >= 0; got {damping!r}.")
+    if not torch.isfinite(H).all():
+        raise ValueError("H contains NaN or infinity; the calibration data must be finite.")
+    H = H.clone()
+    diag = torch.diagonal(H)
+    dead = diag <= 0
+    H[dead, :] = 0
+    H[:, dead] = 0
+    alive_mean = diag[~dead].mean() if (~dead).any() else torch.tensor(1.0, dtype=H.dtype)
+    diag.add_(damping * alive_mean)
+    diag[dead] = 1.0
+    return H, dead

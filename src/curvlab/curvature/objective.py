@@ -1,0 +1,127 @@
+"""A model, a loss and a data set seen as a function of the flat parameter vector θ.
+
+    L(θ) = Σ_b (n_b / N) · loss_fn(f(X_b; θ), y_b)
+
+``loss_fn(output, target)`` must return a scalar — the mean over the batch, like
+``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` with their default ``reduction="mean"``.
+:class:`Objective` evaluates L and ∇L and exposes the per-batch functional form
+(``batch_loss``) that :mod:`~curvlab.curvature.hvp`, :mod:`~curvlab.curvature.dense`
+and :mod:`~curvlab.curvature.fisher` differentiate with ``torch.func``.
+
+The module's train/eval mode is the caller's choice and is never changed here (dropout in
+train mode makes L random; put the model in ``eval()`` for a deterministic Hessian).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from .data import Batches, Data, as_batches
+from .params import flatten, num_params, resolve_params, unflatten
+
+__all__ = ["LossFn", "Objective"]
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+class Objective:
+    """L(θ) of ``model`` under ``loss_fn`` over ``data``, with θ the chosen parameters.
+
+    Parameters
+    ----------
+    model : the network f(X; θ).
+    loss_fn : ``loss_fn(output, target) -> scalar`` (the batch mean).
+    data : an ``(X, y)`` pair or an iterable of batches (see :class:`~curvlab.curvature.data.Batches`).
+    params : the parameters θ stands for (default: all with ``requires_grad``); the others
+        are held at their current values.
+
+    Raises ``ValueError`` for a model without trainable parameters, empty data, or a loss
+    that is not a scalar.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
+                 params: Iterable[Tensor] | None = None):
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable as loss_fn(output, target); got {type(loss_fn).__name__}.")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.names, self.params = resolve_params(model, params)
+        first = self.params[0]
+        self.dtype: torch.dtype = first.dtype
+        self.device: torch.device = first.device
+        self.dim: int = num_params(self.params)
+        self.batches = as_batches(data, device=self.device)
+        self._check_scalar_loss()
+
+    # ------------------------------------------------------------------ functional form
+    def primals(self) -> dict[str, Tensor]:
+        """The current parameter values, detached, keyed by name (the point θ)."""
+        return {n: p.detach() for n, p in zip(self.names, self.params)}
+
+    def as_dict(self, vec: Tensor) -> dict[str, Tensor]:
+        """A flat vector (P,) as a name → tensor dict shaped like the parameters."""
+        return dict(zip(self.names, unflatten(vec, self.params)))
+
+    def batch_output(self, p: dict[str, Tensor], X: Tensor) -> Tensor:
+        """f(X; θ) with θ given as a dict (the unchosen parameters and buffers as they are)."""
+        return functional_call(self.model, p, (X,), strict=False)
+
+    def batch_loss(self, p: dict[str, Tensor], X: Tensor, y: Tensor) -> Tensor:
+        """ℓ_b(θ) = loss_fn(f(X_b; θ), y_b), a scalar."""
+        return self.loss_fn(self.batch_output(p, X), y)
+
+    # ------------------------------------------------------------------ values
+    def theta(self) -> Tensor:
+        """The current flat parameter vector θ (P,), detached."""
+        return flatten([p.detach() for p in self.params])
+
+    @torch.no_grad()
+    def loss(self) -> float:
+        """L(θ) at the current parameters."""
+        p = self.primals()
+        return float(sum(w * self.batch_loss(p, X, y) for X, y, w in self.batches))
+
+    def loss_and_gradient(self) -> tuple[float, Tensor]:
+        """L(θ) and ∇L(θ) (P,) at the current parameters.
+
+        Plain reverse mode (``torch.autograd.grad``; ``.grad`` fields are left untouched): it
+        is the cheapest way to a gradient and needs none of ``torch.func``'s machinery.
+        """
+        total = torch.zeros((), dtype=self.dtype, device=self.device)
+        g = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
+        for X, y, w in self.batches:
+            with torch.enable_grad():
+                value = self.loss_fn(self.model(X), y)
+                grads = torch.autograd.grad(value, self.params, allow_unused=True)
+            g += w * flatten([torch.zeros_like(p) if gi is None else gi
+                              for gi, p in zip(grads, self.params)])
+            total += w * value.detach()
+        return float(total), g
+
+    def gradient(self) -> Tensor:
+        """∇L(θ) (P,) at the current parameters."""
+        return self.loss_and_gradient()[1]
+
+    def check_vector(self, v: Tensor, name: str = "v") -> Tensor:
+        """``v`` as a (P,) tensor of the parameters' dtype and device, or raise."""
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape ({self.dim},); got {type(v).__name__}.")
+        if v.ndim != 1 or v.shape[0] != self.dim:
+            raise ValueError(f"{name} must have shape ({self.dim},) (the number of parameters); got {tuple(v.shape)}.")
+        return v.to(dtype=self.dtype, device=self.device)
+
+    # ------------------------------------------------------------------ checks
+    def _check_scalar_loss(self) -> None:
+        X, y = self.batches.first()
+        with torch.no_grad():
+            value = self.batch_loss(self.primals(), X, y)
+        if not isinstance(value, Tensor) or value.numel() != 1 or value.ndim != 0:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(
+                f"loss_fn must return a scalar (the mean over the batch); got {shape}. Use "
+                "reduction='mean' (e.g. nn.MSELoss()), or wrap it: lambda out, y: f(out, y).mean()."
+            )

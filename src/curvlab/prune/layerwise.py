@@ -1,0 +1,386 @@
+"""Row-wise Optimal Brain Surgeon for one layer (notes §1, eqs. (7)–(8), applied per row).
+
+The layer loss E(Ŵ) = ‖WX − ŴX‖²/N = Σ_rows ½ (w − ŵ)ᵀ H (w − ŵ), H = 2XXᵀ/N
+(:mod:`curvlab.curvature.layer_hessian`), is the quadratic (2) of the notes for each row, with
+one H shared by all rows. Removing weight q of a row (constraint (3)) costs
+
+    L_q = ½ w_q² / [H⁻¹]_qq                                        (8)
+
+and the best compensation of the row's other weights is
+
+    δw = −(w_q / [H⁻¹]_qq) H⁻¹ e_q.                                 (7)
+
+After a removal the row's remaining problem lives on the kept coordinates; its inverse
+Hessian is the rank-1 downdate H⁻¹ ← H⁻¹ − H⁻¹e_q e_qᵀH⁻¹ / [H⁻¹]_qq (the inverse of H
+with row and column q deleted, padded with zeros). With H = I this is magnitude pruning:
+L_q = ½ w_q², δw = −w_q e_q  (9)–(10).
+
+Modes
+-----
+* :func:`obs_exact` — OBC (Frantar & Alistarh, "Optimal Brain Compression", 2022): every row
+  keeps its own H⁻¹ and removes its weights greedily one at a time with exact downdates.
+  O(R·k·d²): for layers up to a few hundred inputs.
+* :func:`obs_blocked` — the fast mode of SparseGPT (Frantar & Alistarh, 2023): weights are
+  removed column by column in a fixed order, so all rows share the same sequence of
+  downdated inverses; their relevant rows are the rows of the upper Cholesky factor U of
+  H⁻¹ (H⁻¹ = UᵀU), computed once. Updates of the columns after a block of B columns are
+  applied lazily, once per block. The mask is chosen adaptively, one block of columns at a
+  time, from the OBS saliency w_q² / U_qq² of the already-updated weights.
+* :func:`refit` — what the fixed-order mode leaves on the table: for the final mask, each row's
+  kept weights solve the least-squares problem exactly, H_SS ŵ_S = (H w)_S (column order
+  restricts SparseGPT's compensation of column q to the columns after q).
+* :func:`alternate` — better masks by alternating (ADMM on the split Ŵ = D, D sparse; as in
+  ALPS, Meng et al. 2024): a ridge step towards the dense outputs, a projection onto the
+  sparsity pattern, a dual step, with a growing penalty ρ; then :func:`refit`.
+
+All routines work on an (R, d) weight matrix (rows = outputs) in float64 on H's device and
+return a :class:`LayerResult`. Patterns: ``None`` (unstructured) or ``(n, m)``: n weights kept
+in every group of m consecutive inputs (2:4, 4:8).
+
+Example
+-------
+>>> import torch
+>>> X = torch.randn(64, 16, dtype=torch.float64)
+>>> H = 2 * X.T @ X / 64
+>>> W = torch.randn(4, 16, dtype=torch.float64)
+>>> res = obs_blocked(W, H, sparsity=0.5)
+>>> int((~res.mask).sum())
+32
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..curvature.layer_hessian import damp
+
+__all__ = ["LayerResult", "alternate", "layer_loss", "obs_blocked", "obs_exact", "parse_pattern",
+           "prune_count", "refit", "select_mask"]
+
+Pattern = tuple[int, int] | None
+
+
+@dataclass
+class LayerResult:
+    """A pruned layer: the compensated weights ``W`` (R, d), the boolean keep-``mask`` (R, d),
+    and ``loss`` = ½ Σ_rows (w − ŵ)ᵀ H (w − ŵ) for the H the method used (the predicted
+    reconstruction error ‖WX − ŴX‖²/N)."""
+
+    W: Tensor
+    mask: Tensor
+    loss: float
+
+
+# ---------------------------------------------------------------- arguments
+
+def parse_pattern(pattern: str | tuple[int, int] | None) -> Pattern:
+    """``None``/``"unstructured"`` → None; ``"2:4"`` or ``(2, 4)`` → (2, 4) (keep n of every m)."""
+    if pattern is None or (isinstance(pattern, str) and pattern.strip().lower() in ("", "unstructured")):
+        return None
+    if isinstance(pattern, str):
+        match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", pattern)
+        if not match:
+            raise ValueError(f"pattern must be 'unstructured' or 'N:M' such as '2:4'; got {pattern!r}.")
+        n, m = int(match.group(1)), int(match.group(2))
+    else:
+        try:
+            n, m = (int(v) for v in pattern)
+        except (TypeError, ValueError):
+            raise TypeError(f"pattern must be None, 'N:M' or a pair (N, M); got {pattern!r}.") from None
+    if not 0 < n < m:
+        raise ValueError(f"pattern N:M needs 0 < N < M (N weights kept of every M); got {n}:{m}.")
+    return n, m
+
+
+def _check_pattern_fits(d: int, pattern: Pattern) -> None:
+    if pattern is not None and d % pattern[1] != 0:
+        raise ValueError(f"pattern {pattern[0]}:{pattern[1]} does not divide the layer's {d} inputs; "
+                         f"use an M that divides {d} or prune this layer unstructured.")
+
+
+def _check_sparsity(sparsity: float) -> float:
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must lie in [0, 1) (the fraction of weights removed); got {sparsity!r}.")
+    return float(sparsity)
+
+
+def _check_layer(W: Tensor, H: Tensor) -> tuple[Tensor, Tensor]:
+    if W.dim() != 2:
+        raise ValueError(f"W must be an (R, d) matrix; got shape {tuple(W.shape)}.")
+    if H.shape != (W.shape[1], W.shape[1]):
+        raise ValueError(f"H must be {W.shape[1]}×{W.shape[1]} to match W's columns; got {tuple(H.shape)}.")
+    if not torch.isfinite(W).all():
+        raise ValueError("W contains NaN or infinity; prune a finite layer.")
+    if not torch.isfinite(H).all():
+        raise ValueError("H contains NaN or infinity; the calibration data must be finite.")
+    return W.to(torch.float64), H.to(device=W.device, dtype=torch.float64)
+
+
+def prune_count(numel: int, sparsity: float) -> int:
+    """The number of weights removed out of ``numel`` at ``sparsity`` (rounded to nearest)."""
+    return int(round(sparsity * numel))
+
+
+def _cholesky(H: Tensor, what: str = "H") -> Tensor:
+    L, info = torch.linalg.cholesky_ex(H)
+    if bool((info != 0).any()):
+        raise ValueError(f"{what} is not positive definite (the calibration data do not span the layer's "
+                         "inputs); increase damping (e.g. 0.01) or the calibration set.")
+    return L
+
+
+def _inverse_cholesky_upper(H: Tensor) -> Tensor:
+    """U upper triangular with H⁻¹ = UᵀU: row q of U (scaled) is the q-th downdated H⁻¹ row
+    of the sequential elimination of columns 0, 1, … (SparseGPT, Lemma 1)."""
+    H_inv = torch.cholesky_inverse(_cholesky(H))
+    return torch.linalg.cholesky(H_inv, upper=True)
+
+
+def layer_loss(W: Tensor, W_hat: Tensor, H: Tensor) -> float:
+    """½ Σ_rows (w − ŵ)ᵀ H (w − ŵ) = ‖WX − ŴX‖²/N for H = 2XXᵀ/N."""
+    delta = (W.to(torch.float64) - W_hat.to(torch.float64))                    # (R, d)
+    return float(0.5 * ((delta @ H.to(delta)) * delta).sum())
+
+
+# ---------------------------------------------------------------- mask selection
+
+def select_mask(scores: Tensor, sparsity: float, pattern: Pattern = None, *, scope: str = "layer") -> Tensor:
+    """Keep-mask that removes the lowest ``scores``: ``sparsity`` of all entries (``scope="layer"``)
+    or of each row (``scope="row"``); with an N:M ``pattern`` the m − n lowest of every group.
+    Ties are broken by position (stable)."""
+    R, d = scores.shape
+    if pattern is not None:
+        n, m = pattern
+        groups = scores.reshape(R, d // m, m)                                   # (R, d/m, m)
+        drop = torch.topk(groups, m - n, dim=-1, largest=False).indices
+        mask = torch.ones_like(groups, dtype=torch.bool)
+        mask.scatter_(-1, drop, False)
+        return mask.reshape(R, d)
+    mask = torch.ones(R, d, dtype=torch.bool, device=scores.device)
+    if scope == "row":
+        k = prune_count(d, sparsity)
+        if k:
+            mask.scatter_(1, torch.topk(scores, k, dim=1, largest=False).indices, False)
+        return mask
+    if scope != "layer":
+        raise ValueError(f"scope must be 'layer' or 'row'; got {scope!r}.")
+    k = prune_count(R * d, sparsity)
+    if k:
+        flat = mask.view(-1)
+        flat[torch.topk(scores.reshape(-1), k, largest=False).indices] = False
+    return mask
+
+
+# ---------------------------------------------------------------- exact (OBC)
+
+@torch.no_grad()
+def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
+              damping: float = 0.01, rows_per_chunk: int = 64) -> LayerResult:
+    """OBC: every row removes ``round(sparsity·d)`` weights (or m − n of every group of m) one at a
+    time, each time the weight of least saliency (8), compensating by (7) and downdating its own
+    H⁻¹ exactly. ``loss`` sums the L_q of the removals: it equals the final layer loss for the
+    damped H (OBS is exact on a quadratic)."""
+    sparsity = _check_sparsity(sparsity)
+    W, H = _check_layer(W, H)
+    R, d = W.shape
+    _check_pattern_fits(d, pattern)
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    H_inv0 = torch.cholesky_inverse(_cholesky(H))
+    k = d * (pattern[1] - pattern[0]) // pattern[1] if pattern is not None else prune_count(d, sparsity)
+    W_out, mask_out, loss = W.clone(), torch.ones(R, d, dtype=torch.bool, device=W.device), 0.0
+    for start in range(0, R, rows_per_chunk):
+        w = W[start:start + rows_per_chunk].clone()                               # (r, d)
+        r = w.shape[0]
+        H_inv = H_inv0.expand(r, d, d).clone()                                    # (r, d, d)
+        keep = torch.ones(r, d, dtype=torch.bool, device=W.device)
+        rows = torch.arange(r, device=W.device)
+        for _ in range(k):
+            diag = torch.diagonal(H_inv, dim1=1, dim2=2)                          # (r, d)
+            saliency = 0.5 * w.square() / diag                                    # (8)
+            allowed = keep.clone()
+            if pattern is not None:
+                n, m = pattern
+                removed = (~keep).reshape(r, d // m, m).sum(-1, keepdim=True)     # (r, d/m, 1)
+                allowed &= (removed < m - n).expand(r, d // m, m).reshape(r, d)
+            saliency = torch.where(allowed, saliency, torch.inf)
+            q = saliency.argmin(dim=1)                                            # (r,)
+            loss += float(saliency[rows, q].sum())
+            col = H_inv[rows, :, q]                                               # (r, d) = H⁻¹ e_q
+            hqq = diag[rows, q]                                                   # (r,)
+            w -= (w[rows, q] / hqq).unsqueeze(1) * col                            # (7)
+            w[rows, q] = 0.0
+            H_inv -= col.unsqueeze(2) * col.unsqueeze(1) / hqq.view(r, 1, 1)      # rank-1 downdate
+            H_inv[rows, q, q] = 1.0  # row/column q are now 0; a unit pivot keeps (8) finite
+            keep[rows, q] = False
+        W_out[start:start + r] = w
+        mask_out[start:start + r] = keep
+    W_out[~mask_out] = 0.0
+    return LayerResult(W_out, mask_out, loss)
+
+
+# ---------------------------------------------------------------- blocked (SparseGPT-style)
+
+@torch.no_grad()
+def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
+                damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None) -> LayerResult:
+    """Row-wise OBS in a fixed column order with one Cholesky factor of H⁻¹ and lazy block updates.
+
+    Column q is removed (or kept) after columns 0 … q−1 have been; the downdated inverse at that
+    point has row q equal to U_q,: · U_qq (U = chol(H⁻¹), upper), so (7)–(8) become
+
+        L_q = ½ w_q² / U_qq²,      w_{q+1:} ← w_{q+1:} − (w_q / U_qq) U_{q, q+1:}.
+
+    The mask of each block of ``block_size`` columns is chosen when the block is reached, from
+    the saliencies of the already-compensated weights: the ``sparsity`` fraction of the block's
+    R × B entries with the lowest L_q (or, for N:M, the m − n lowest of each group). Pass
+    ``mask`` (R, d, True = keep) to prune a fixed mask instead. ``block_size >= d`` makes the
+    mask one layer-wide choice; with H = I it is then exactly layer-wise magnitude pruning.
+    """
+    sparsity = _check_sparsity(sparsity)
+    W, H = _check_layer(W, H)
+    R, d = W.shape
+    _check_pattern_fits(d, pattern)
+    if pattern is not None and block_size % pattern[1] != 0:
+        raise ValueError(f"block_size {block_size} must be a multiple of the pattern's M={pattern[1]}.")
+    if mask is not None and mask.shape != W.shape:
+        raise ValueError(f"mask must have W's shape {tuple(W.shape)}; got {tuple(mask.shape)}.")
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    U = _inverse_cholesky_upper(H)                                                # (d, d)
+    keep = torch.ones(R, d, dtype=torch.bool, device=W.device)
+    loss = torch.zeros((), dtype=torch.float64, device=W.device)
+    for b0 in range(0, d, block_size):
+        b1 = min(b0 + block_size, d)
+        W1 = W[:, b0:b1].clone()                                                  # (R, B)
+        U1 = U[b0:b1, b0:b1]                                                      # (B, B)
+        Err1 = torch.zeros_like(W1)                                               # (R, B)
+        if mask is not None:
+            keep1 = mask[:, b0:b1].to(torch.bool)
+        elif pattern is None:
+            saliency = W1.square() / torch.diagonal(U1).square()                  # (R, B), (8) ×2
+            keep1 = select_mask(saliency, sparsity, None, scope="layer")
+        else:
+            keep1 = torch.ones_like(W1, dtype=torch.bool)
+        for j in range(b1 - b0):
+            w = W1[:, j]
+            u_jj = U1[j, j]
+            if pattern is not None and mask is None and j % pattern[1] == 0:
+                group = W1[:, j:j + pattern[1]].square() / torch.diagonal(U1)[j:j + pattern[1]].square()
+                keep1[:, j:j + pattern[1]] = select_mask(group, 0.0, pattern)
+            q = torch.where(keep1[:, j], w, torch.zeros_like(w))
+            loss += 0.5 * ((w - q).square()).sum() / u_jj.square()                # Σ L_q  (8)
+            err = (w - q) / u_jj                                                  # (R,)
+            W1[:, j:] -= err.unsqueeze(1) * U1[j, j:].unsqueeze(0)                # (7), within block
+            W1[:, j] = q
+            Err1[:, j] = err
+        W[:, b0:b1] = W1
+        W[:, b1:] -= Err1 @ U[b0:b1, b1:]                                         # lazy update (7)
+        keep[:, b0:b1] = keep1
+    W[~keep] = 0.0
+    return LayerResult(W, keep, float(loss))
+
+
+# ---------------------------------------------------------------- refit on a fixed mask
+
+@torch.no_grad()
+def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per_chunk: int = 32,
+          W_init: Tensor | None = None, method: str = "auto", cg_iters: int = 25) -> LayerResult:
+    """For a fixed keep-``mask``, each row's exact least-squares refit of its kept weights S:
+
+        min_ŵ ½ (w − ŵ)ᵀ H (w − ŵ)  s.t. ŵ_P = 0   ⇒   H_SS ŵ_S = (H w)_S.
+
+    ``method="cholesky"`` solves it directly (embedded as M H M + (I − M), batched over rows;
+    O(R·d³)); ``"cg"`` runs ``cg_iters`` steps of Jacobi-preconditioned conjugate gradients on
+    all rows at once (O(R·d²) per step), warm-started at ``W_init`` (e.g. the blocked OBS
+    result). ``"auto"``: Cholesky for d ≤ 512.
+    """
+    W, H = _check_layer(W, H)
+    R, d = W.shape
+    if mask.shape != W.shape:
+        raise ValueError(f"mask must have W's shape {tuple(W.shape)}; got {tuple(mask.shape)}.")
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    M = mask.to(device=W.device, dtype=torch.bool) & ~dead.unsqueeze(0)
+    Mf = M.to(torch.float64)
+    b = (W @ H) * Mf                                                             # (R, d) = (Hw)_S
+    if method == "auto":
+        method = "cholesky" if d <= 512 else "cg"
+    if method == "cholesky":
+        out = torch.zeros_like(W)
+        eye = torch.eye(d, dtype=torch.float64, device=W.device)
+        for s in range(0, R, rows_per_chunk):
+            m = Mf[s:s + rows_per_chunk]                                         # (r, d)
+            A = H.unsqueeze(0) * m.unsqueeze(2) * m.unsqueeze(1) + eye * (1 - m).unsqueeze(1)  # (r, d, d)
+            L = _cholesky(A, "the kept block H_SS")
+            out[s:s + rows_per_chunk] = torch.cholesky_solve(b[s:s + rows_per_chunk].unsqueeze(2), L).squeeze(2)
+    elif method == "cg":
+        x = (W_init.to(W) if W_init is not None else W) * Mf                     # (R, d)
+        inv_diag = 1.0 / torch.diagonal(H)                                       # Jacobi preconditioner
+        r = b - (x @ H) * Mf
+        z = r * inv_diag
+        p = z.clone()
+        rz = (r * z).sum(1, keepdim=True)
+        for _ in range(cg_iters):
+            Ap = (p @ H) * Mf
+            alpha = rz / (p * Ap).sum(1, keepdim=True).clamp_min(1e-300)
+            x += alpha * p
+            r -= alpha * Ap
+            z = r * inv_diag
+            rz_new = (r * z).sum(1, keepdim=True)
+            p = z + (rz_new / rz.clamp_min(1e-300)) * p
+            rz = rz_new
+        out = x
+    else:
+        raise ValueError(f"method must be 'auto', 'cholesky' or 'cg'; got {method!r}.")
+    out = out * Mf
+    return LayerResult(out, M, layer_loss(W, out, H))
+
+
+# ---------------------------------------------------------------- alternating mask selection
+
+@torch.no_grad()
+def alternate(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
+              damping: float = 0.01, init: Tensor | None = None, iters: int = 30,
+              rho0: float = 0.3, rho_growth: float = 1.3, scope: str = "layer") -> Tensor:
+    """Mask selection by alternating minimization (ADMM on Ŵ = D with D in the sparsity set):
+
+        Ŵ ← (W H − V + ρ D)(H + ρ I)⁻¹          (ridge step towards the dense outputs)
+        D ← Proj_sparse(Ŵ + V/ρ)                 (magnitude projection: layer top-k or N:M)
+        V ← V + ρ (Ŵ − D)                        (dual step)
+
+    with ρ = ρ0 · mean(diag H) · growth^t, so Ŵ and D are pulled together and the mask settles.
+    Starts at D = ``init`` (e.g. the blocked OBS weights). Returns the keep-mask (R, d); the
+    weights are then :func:`refit` on it.
+    """
+    sparsity = _check_sparsity(sparsity)
+    W, H = _check_layer(W, H)
+    R, d = W.shape
+    _check_pattern_fits(d, pattern)
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    scale = float(torch.diagonal(H).mean())
+    lam, Q = torch.linalg.eigh(H)                                                # H = Q Λ Qᵀ
+    WH = W @ H                                                                   # (R, d)
+    D = init.to(W) if init is not None else W.clone()
+    V = torch.zeros_like(W)
+    rho = rho0 * scale
+    mask = D != 0
+    for _ in range(iters):
+        # (H + ρI)⁻¹ = Q diag(1/(λ+ρ)) Qᵀ: two matmuls per step, no refactorization as ρ grows.
+        W_hat = (((WH - V + rho * D) @ Q) / (lam + rho)) @ Q.T
+        Z = W_hat + V / rho
+        mask = select_mask(Z.square(), sparsity, pattern, scope=scope) & ~dead.unsqueeze(0)
+        D = Z * mask
+        V += rho * (W_hat - D)
+        rho *= rho_growth
+    return mask

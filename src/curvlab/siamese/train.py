@@ -1,0 +1,314 @@
+"""Training a :class:`~curvlab.siamese.network.SiameseNetwork`.
+
+Each epoch draws fresh balanced pairs (or triplets) from class labels — or makes one
+shuffled pass over explicit pairs — and descends the chosen loss plus the notes' L2 term
+λ Σ‖W‖² (eq. (38)'s "+ 2W" with λ = ``l2``). After every epoch it logs
+
+* the training loss,
+* the mean distance of positive and of negative validation pairs (d₊, d₋) — and warns
+  with :class:`CollapseWarning` when they collapse together (the relative gap
+  (d₋ − d₊)/(d₋ + d₊) falls below ``collapse_gap``, or every code shrinks to a point),
+* the validation score (ROC-AUC of the validation pairs, or ``val_metric(net)``),
+
+and stops when the validation score has not improved for ``patience`` epochs, restoring
+the best weights. A non-finite loss restores the initial weights and raises.
+
+Example
+-------
+>>> import numpy as np
+>>> from curvlab.siamese import SiameseNetwork, MLPEncoder, TrainConfig, train
+>>> X = np.random.default_rng(0).normal(size=(60, 4)); labels = np.repeat([0, 1, 2], 20)
+>>> net = SiameseNetwork(MLPEncoder(4, (16,), 2))
+>>> hist = train(net, (X, labels), val=(X, labels), config=TrainConfig(epochs=2, progress=False))
+>>> len(hist.epochs)
+2
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .._validation import as_float_array, check_positive, check_positive_int
+from .encoders import l2_of_weights
+from .evaluate import roc_auc
+from .losses import (LOSSES, contrastive_loss, cosine_similarity_loss, in_batch_softmax_loss,
+                     notes_pair_loss, triplet_margin_loss)
+from .network import SiameseNetwork
+from .pairs import PairSet, as_generator, check_labels, sample_pairs, sample_triplets
+
+__all__ = ["CollapseWarning", "History", "TrainConfig", "train"]
+
+log = logging.getLogger(__name__)
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class CollapseWarning(UserWarning):
+    """Positive and negative pairs are no longer separated: the embedding has collapsed."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`; each default with its reason."""
+
+    loss: str = "contrastive"        # one of losses.LOSSES; contrastive is the classic Siamese loss
+    margin: float = 1.0              # contrastive / triplet margin, in embedding distance units
+    scale: float = 20.0              # in-batch softmax temperature⁻¹ (cosines need a sharp softmax)
+    epochs: int = 50
+    batch_size: int = 128            # pairs per step
+    pairs_per_epoch: int = 4096      # pairs (or triplets) drawn from labels per epoch
+    lr: float = 1e-3                 # Adam's usual default
+    optimizer: str = "adam"          # "adam" or "sgd" (plain GD as in (39))
+    l2: float = 0.0                  # λ of the notes' L2 term λ Σ‖W‖²
+    patience: int = 8                # epochs without validation improvement before stopping
+    min_delta: float = 1e-4          # smallest improvement that counts
+    collapse_gap: float = 0.02       # warn when (d₋ − d₊)/(d₋ + d₊) falls below this
+    n_val_pairs: int = 2000          # validation pairs drawn from validation labels
+    seed: int = 0
+    time_limit_s: float | None = None  # stop (after the current step) once training took this long
+    progress: bool | None = None     # None: a bar only on a TTY
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}.")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}.")
+        check_positive(self.margin, "margin")
+        check_positive(self.scale, "scale")
+        check_positive(self.lr, "lr")
+        check_positive(self.l2, "l2", strict=False)
+        check_positive(self.collapse_gap, "collapse_gap", strict=False)
+        for name in ("epochs", "batch_size", "pairs_per_epoch", "n_val_pairs"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.patience, "patience", minimum=0)
+        if self.time_limit_s is not None:
+            check_positive(self.time_limit_s, "time_limit_s")
+        if self.n_val_pairs % 2:
+            raise ValueError(f"n_val_pairs must be even; got {self.n_val_pairs}.")
+
+
+@dataclass
+class History:
+    """Per-epoch log: dicts with epoch, loss, d_pos, d_neg, val_score."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = -np.inf
+    stopped_early: bool = False
+    collapsed: bool = False
+
+    def column(self, key: str) -> np.ndarray:
+        return np.array([e[key] for e in self.epochs])
+
+
+def _as_labeled(data: Any, name: str) -> tuple[Any, np.ndarray] | PairSet:
+    if isinstance(data, PairSet):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        X, labels = data
+        codes = check_labels(labels, f"{name} labels")
+        if len(X) != len(codes):
+            raise ValueError(f"{name}: X and labels must have one length; got {len(X)} and {len(codes)}.")
+        if isinstance(X, np.ndarray):
+            as_float_array(X, f"{name} X", allow_empty=False)
+        return X, codes
+    raise TypeError(f"{name} must be (X, labels) or a PairSet; got {type(data).__name__}.")
+
+
+def _take(X: Any, idx: np.ndarray) -> Any:
+    if isinstance(X, (list, tuple)):
+        return [X[int(k)] for k in idx]
+    return X[idx]
+
+
+def _to_tensor(x: Any, net: SiameseNetwork) -> Any:
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        p = next(net.parameters())
+        return torch.as_tensor(x, dtype=p.dtype, device=p.device)
+    return x
+
+
+class _Validator:
+    """Fixed validation pairs; scores AUC and the mean positive / negative distances."""
+
+    def __init__(self, val: Any, cfg: TrainConfig):
+        if isinstance(val, PairSet):
+            self.x1, self.x2, self.y = val.x1, val.x2, (val.y >= 0.5).astype(float)
+        else:
+            X, codes = val
+            i, j, self.y = sample_pairs(codes, min(cfg.n_val_pairs, _max_even_pairs(codes)),
+                                        cfg.seed + 7919)
+            self.x1, self.x2 = _take(X, i), _take(X, j)
+
+    def __call__(self, net: SiameseNetwork) -> tuple[float, float, float]:
+        D = -torch.as_tensor(net.similarity(_to_tensor(self.x1, net), _to_tensor(self.x2, net)))
+        if net.metric == "cosine":
+            D = D + 1
+        D = D.numpy()
+        auc = roc_auc(-D, self.y) if 0 < self.y.sum() < len(self.y) else float("nan")
+        d_pos = float(D[self.y == 1].mean()) if np.any(self.y == 1) else float("nan")
+        d_neg = float(D[self.y == 0].mean()) if np.any(self.y == 0) else float("nan")
+        return d_pos, d_neg, auc
+
+
+def _max_even_pairs(codes: np.ndarray) -> int:
+    """The largest even number of distinct balanced pairs the labels allow."""
+    sizes = np.bincount(codes).astype(np.int64)
+    pos = int((sizes * (sizes - 1) // 2).sum())
+    neg = int((sizes.sum() ** 2 - (sizes ** 2).sum()) // 2)
+    return 2 * max(1, min(pos, neg))
+
+
+def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
+    if cfg.loss == "triplet":
+        a, p, n = batch
+        return triplet_margin_loss(net.embed(a), net.embed(p), net.embed(n), margin=cfg.margin)
+    x1, x2, y = batch
+    e1, e2 = net(x1, x2)
+    if cfg.loss == "contrastive":
+        if net.metric != "euclidean":
+            return contrastive_loss(torch.nn.functional.normalize(e1, dim=-1),
+                                    torch.nn.functional.normalize(e2, dim=-1), y, margin=cfg.margin)
+        return contrastive_loss(e1, e2, y, margin=cfg.margin)
+    if cfg.loss == "cosine":
+        return cosine_similarity_loss(e1, e2, y)
+    if cfg.loss == "in_batch":
+        return in_batch_softmax_loss(e1, e2, scale=cfg.scale)
+    return notes_pair_loss(e1, e2)
+
+
+def _epoch_batches(data: Any, cfg: TrainConfig, rng: np.random.Generator, net: SiameseNetwork,
+                   augment: Augment | None, tgen: torch.Generator):
+    """The batches of one epoch, as tensors on the network's device (augmented if asked)."""
+
+    def prep(x: Any) -> Any:
+        x = _to_tensor(x, net)
+        return augment(x, tgen) if augment is not None and isinstance(x, torch.Tensor) else x
+
+    bs = cfg.batch_size
+    if isinstance(data, PairSet):
+        if cfg.loss == "triplet":
+            raise ValueError("loss='triplet' needs (X, labels) to draw triplets; explicit pairs have none.")
+        keep = np.flatnonzero(data.y >= 0.5) if cfg.loss == "in_batch" else np.arange(len(data))
+        if keep.size == 0:
+            raise ValueError("loss='in_batch' needs positive pairs (y = 1) in the training pairs.")
+        order = keep[rng.permutation(keep.size)]
+        for s in range(0, order.size, bs):
+            x1, x2, y = data.take(order[s:s + bs])
+            yield prep(x1), prep(x2), torch.as_tensor(y, dtype=next(net.parameters()).dtype)
+        return
+    X, codes = data
+    n = cfg.pairs_per_epoch
+    if cfg.loss == "triplet":
+        a, p, q = sample_triplets(codes, n, rng)
+        for s in range(0, n, bs):
+            sl = slice(s, s + bs)
+            yield prep(_take(X, a[sl])), prep(_take(X, p[sl])), prep(_take(X, q[sl]))
+        return
+    if cfg.loss == "in_batch":
+        raise ValueError("loss='in_batch' treats every other row as a negative; train it on explicit "
+                         "positive pairs (a PairSet), not on class labels.")
+    for s in range(0, n, bs):
+        m = min(bs, n - s)
+        m += m % 2
+        i, j, y = sample_pairs(codes, m, rng)     # balanced and duplicate-free within the batch
+        yield prep(_take(X, i)), prep(_take(X, j)), torch.as_tensor(y, dtype=next(net.parameters()).dtype)
+
+
+def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfig | None = None,
+          augment: Augment | None = None,
+          val_metric: Callable[[SiameseNetwork], float] | None = None) -> History:
+    """Train ``net`` in place on ``data`` and return its :class:`History`.
+
+    Parameters
+    ----------
+    data : ``(X, labels)`` — pairs/triplets are drawn from the labels each epoch — or a
+        :class:`~curvlab.siamese.pairs.PairSet` of explicit (x1, x2, y) pairs.
+    val : the same forms, for early stopping and the per-epoch distance log. Without it no
+        early stopping happens (all ``epochs`` run) and d₊, d₋ are those of the training pairs.
+    config : :class:`TrainConfig`.
+    augment : ``f(x, generator) -> x`` applied to training inputs (tensors) only.
+    val_metric : a score of the network to maximize instead of the validation AUC (e.g.
+        one-shot accuracy on held-out classes).
+    """
+    if not isinstance(net, SiameseNetwork):
+        raise TypeError(f"net must be a SiameseNetwork; got {type(net).__name__}.")
+    cfg = config or TrainConfig()
+    cfg.validate()
+    data = _as_labeled(data, "data")
+    validator = _Validator(_as_labeled(val, "val") if val is not None else data, cfg)
+
+    rng = as_generator(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    tgen = torch.Generator().manual_seed(cfg.seed)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = (torch.optim.Adam(params, lr=cfg.lr) if cfg.optimizer == "adam"
+           else torch.optim.SGD(params, lr=cfg.lr))
+    initial_state = copy.deepcopy(net.state_dict())
+    best_state = copy.deepcopy(initial_state)
+    hist = History()
+    warned = False
+    start = time.perf_counter()
+    out_of_time = False
+    bar = tqdm(range(cfg.epochs), desc=f"siamese[{cfg.loss}]", leave=False,
+               disable=(None if cfg.progress is None else not cfg.progress))
+    for epoch in bar:
+        net.train()
+        losses: list[float] = []
+        for batch in _epoch_batches(data, cfg, rng, net, augment, tgen):
+            loss = _step_loss(net, cfg, batch)
+            if cfg.l2 > 0:
+                loss = loss + cfg.l2 * l2_of_weights(net.encoder)
+            if not torch.isfinite(loss):
+                net.load_state_dict(initial_state)
+                raise ValueError(f"the loss became non-finite at epoch {epoch}; the initial weights "
+                                 "were restored. Lower lr or scale the inputs.")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            if cfg.time_limit_s is not None and time.perf_counter() - start > cfg.time_limit_s:
+                out_of_time = True
+                break
+        d_pos, d_neg, auc = validator(net)
+        score = float(val_metric(net)) if val_metric is not None else auc
+        row = {"epoch": epoch, "seconds": time.perf_counter() - start, "loss": float(np.mean(losses)), "d_pos": d_pos, "d_neg": d_neg,
+               "val_score": score}
+        hist.epochs.append(row)
+        log.info("epoch %d loss %.4f d+ %.4f d- %.4f val %.4f", epoch, row["loss"], d_pos, d_neg, score)
+        bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{score:.3f}")
+        gap = (d_neg - d_pos) / max(d_neg + d_pos, 1e-12)
+        if np.isfinite(gap) and (gap < cfg.collapse_gap or d_neg < 1e-6):
+            hist.collapsed = True
+            if not warned:
+                warnings.warn(
+                    f"epoch {epoch}: positive and negative pairs collapsed together (mean distance "
+                    f"{d_pos:.3g} vs {d_neg:.3g}, relative gap {gap:.3f} < {cfg.collapse_gap}). "
+                    "The loss may lack a push on dissimilar pairs (e.g. the notes' loss), or the "
+                    "margin / learning rate is off.", CollapseWarning, stacklevel=2)
+                warned = True
+        if np.isfinite(score) and score > hist.best_score + cfg.min_delta:
+            hist.best_score, hist.best_epoch = score, epoch
+            best_state = copy.deepcopy(net.state_dict())
+        elif val is not None and epoch - hist.best_epoch >= cfg.patience:
+            hist.stopped_early = True
+            break
+        if out_of_time:
+            log.info("time limit of %.0f s reached after epoch %d", cfg.time_limit_s, epoch)
+            hist.stopped_early = True
+            break
+    bar.close()
+    if val is not None and hist.best_epoch >= 0:
+        net.load_state_dict(best_state)
+    net.eval()
+    return hist

@@ -1,0 +1,85 @@
+"""report.json and index.html: well formed, complete, figures embedded, atomic writes."""
+
+import base64
+import json
+from html.parser import HTMLParser
+
+from curvlab.experiments import Experiment, ExperimentResult
+from curvlab.experiments.findings import Figure, Finding, Verdict, new_figure
+from curvlab.report import ReportMeta, build_report, format_table, write_report
+
+
+def _results():
+    fig, ax = new_figure()
+    ax.plot([1, 2, 3])
+    figure = Figure.from_matplotlib(fig, "sec2-test", "a test <plot> & caption")
+    f1 = Finding("2", "§2.2, eq. (13)", "claim <one> & more", 1.0, 1.0, "CI", Verdict.HOLDS,
+                 equation="E = (N − d)/N σ²", details={"rows": [{"N": 3, "d": 1}], "x": 2.5}, figures=(figure,))
+    f2 = Finding("5", "§5.2, eq. (35)", "closed form", 1e-14, 0.0, "≤ 1e-10", Verdict.CORRECTED,
+                 equation="ω⁽ᵗ⁾ = Q(I − εΛ)ᵗQᵀω⁽⁰⁾", notes_form="ω⁽ᵗ⁺¹⁾ = Q(I − εΛ)Qᵀω⁽⁰⁾")
+    f3 = Finding("5", "§5.4", "fails on purpose", 1.0, 0.0, "= 0", Verdict.FAILS)
+    return [ExperimentResult(Experiment("2", "a", None), (f1,), 0.1),
+            ExperimentResult(Experiment("5", "b", None), (f2, f3), 0.2)]
+
+
+class _Collector(HTMLParser):
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.imgs, self.text, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append((tag, list(self.stack)))
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_write_report_files_are_well_formed(tmp_path):
+    meta = ReportMeta("0.1.0", "quick", 7, "curvlab reproduce --seed 7")
+    index = write_report(_results(), tmp_path / "out", meta)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"] == {"holds": 1, "fails": 1, "corrected": 1} and report["ok"] is False
+    assert [s["id"] for s in report["sections"]] == ["2", "5"]
+    assert report["sections"][1]["findings"][0]["notes_form"].startswith("ω⁽ᵗ⁺¹⁾")
+    assert (tmp_path / "out" / "figures" / "sec2-test.png").read_bytes()[:4] == b"\x89PNG"
+
+    parser = _Collector()
+    parser.feed(index.read_text(encoding="utf-8"))
+    parser.close()
+    assert parser.errors == [] and parser.stack == []          # every tag closed, properly nested
+    (img,) = parser.imgs
+    assert base64.b64decode(img["src"].split(",", 1)[1])[:4] == b"\x89PNG"   # embedded, offline
+    text = "".join(parser.text)
+    assert "claim <one> & more" in text                        # escaped, and shown as written
+    assert "As written in the notes" in text and "Corrected" in text
+    assert not list((tmp_path / "out").glob(".*.tmp"))          # no temporary files left behind
+
+
+def test_html_has_no_external_resources(tmp_path):
+    index = write_report(_results(), tmp_path, ReportMeta("0.1.0", "quick", 0, "c"))
+    html = index.read_text()
+    assert "<script" not in html and "src='http" not in html and 'href="http' not in html
+
+
+def test_build_report_timings_are_separate_from_numbers():
+    meta = ReportMeta("0.1.0", "quick", 0, "c")
+    a, b = build_report(_results(), meta), build_report(_results(), meta)
+    assert a["sections"] == b["sections"] and "timings" in a
+
+
+def test_terminal_table_lists_every_finding():
+    table = format_table(_results(), width=120)
+    assert table.count("§") >= 3
+    assert "FAILS" in table and "corrected" in table
+    assert table.strip().endswith("3 findings: 1 hold, 1 corrected, 1 fail")
