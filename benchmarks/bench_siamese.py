@@ -85,6 +85,85 @@ def digits():
     return (X / 16).astype(np.float32), y
 
 
+def _score(Z, Xu_labels, pairs, n_episodes):
+    i, j, yp = pairs
+    D = np.linalg.norm(Z[i] - Z[j], axis=1)
+    return roc_auc(-D, yp), one_shot_accuracy(Z, Xu_labels, n_way=len(np.unique(Xu_labels)),
+                                              n_episodes=n_episodes, seed=0)
+
+
+def bench_unseen(quick: bool, n_seeds: int) -> None:
+    from sklearn.decomposition import PCA
+    from scipy.ndimage import gaussian_filter
+
+    from curvlab.siamese import FilterEncoder
+
+    X, y = digits()
+    seen = y < 5
+    Xs, ys, Xu, yu = X[seen], y[seen], X[~seen], y[~seen]
+    pairs = sample_pairs(yu, 5000, seed=0)
+    n_ep = 500 if quick else 2000
+    print("\n## unseen classes 5–9 (train on 0–4): 5 000 pairs AUC, 2 000 5-way one-shot episodes")
+    print("| method | AUC | one-shot | seeds | train s |\n|---|---|---|---|---|")
+    print("| raw pixels | %.3f | %.3f | – | – |" % _score(Xu, yu, pairs, n_ep))
+    print("| PCA-30 fit on 0–4 | %.3f | %.3f | – | – |" % _score(PCA(30).fit(Xs).transform(Xu), yu, pairs, n_ep))
+    B = np.array([gaussian_filter(x.reshape(8, 8), 0.5, mode="constant").ravel() for x in Xu])
+    print("| pixels blurred σ=0.5 (fixed) | %.3f | %.3f | – | – |" % _score(B, yu, pairs, n_ep))
+    aug = make_augment(max_shift=1, noise=0.05)
+    E = 8 if quick else 30
+    attempts = [
+        ("MLP 64→128→32 contrastive, val seen", lambda: MLPEncoder(64, (128,), 32), dict(), None, "seen"),
+        ("MLP contrastive, class-disjoint val (train 0–2, val 3–4)", lambda: MLPEncoder(64, (128,), 32), dict(), None, "disjoint"),
+        ("MLP contrastive + L2 1e-3 on W, disjoint val", lambda: MLPEncoder(64, (128,), 32), dict(l2=1e-3), None, "disjoint"),
+        ("MLP 64→256→128 contrastive + aug, disjoint val", lambda: MLPEncoder(64, (256,), 128), dict(), aug, "disjoint"),
+        ("CNN(16ch) contrastive + aug, val seen", lambda: ConvEncoder(32, channels=16), dict(), aug, "seen"),
+        ("CNN(16ch) triplet + aug, disjoint val", lambda: ConvEncoder(32, channels=16), dict(loss="triplet"), aug, "disjoint"),
+        ("filter CNN 5×5 (identity init) contrastive, no aug", lambda: FilterEncoder(kernel_size=5), dict(margin=5.0, lr=1e-2), None, "seen"),
+        ("filter CNN 5×5 (identity init) contrastive + aug", lambda: FilterEncoder(kernel_size=5), dict(margin=5.0, lr=1e-2), aug, "seen"),
+        ("filter CNN 2×5×5 contrastive + aug", lambda: FilterEncoder(kernel_size=5, channels=2), dict(margin=5.0, lr=1e-2), aug, "seen"),
+    ]
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(ys))
+    tr, va = perm[: int(0.8 * len(ys))], perm[int(0.8 * len(ys)):]
+    for name, make, kw, augment, val in attempts:
+        res = []
+        for seed in range(n_seeds):
+            torch.manual_seed(seed)
+            net = SiameseNetwork(make())
+            cfg = TrainConfig(**{**dict(epochs=E, pairs_per_epoch=2048, patience=6, seed=seed, progress=False), **kw})
+            if val == "seen":
+                data, vdata = (Xs[tr], ys[tr]), (Xs[va], ys[va])
+            else:
+                m = ys < 3
+                data, vdata = (Xs[m], ys[m]), (Xs[~m], ys[~m])
+            t0 = time.perf_counter()
+            train(net, data, val=vdata, config=cfg, augment=augment)
+            res.append((*_score(net.encode(torch.tensor(Xu)).numpy(), yu, pairs, n_ep), time.perf_counter() - t0))
+        a, o, t = np.median(np.array(res), axis=0)
+        print(f"| {name} | {a:.3f} | {o:.3f} | {n_seeds} | {t:.0f} |", flush=True)
+
+
+def bench_seen(quick: bool, n_seeds: int) -> None:
+    X, y = digits()
+    perm = np.random.default_rng(0).permutation(len(y))
+    tr, va, te = perm[:1100], perm[1100:1400], perm[1400:]
+    pairs = sample_pairs(y[te], 5000, seed=0)
+    n_ep = 500 if quick else 2000
+    print("\n## seen classes (all 10, held-out images): 5 000 pairs AUC, 2 000 10-way one-shot episodes")
+    print("| method | AUC | one-shot | seeds | train s |\n|---|---|---|---|---|")
+    print("| raw pixels | %.4f | %.3f | – | – |" % _score(X[te], y[te], pairs, n_ep))
+    res = []
+    for seed in range(n_seeds):
+        torch.manual_seed(seed)
+        net = SiameseNetwork(MLPEncoder(64, (256,), 32))
+        t0 = time.perf_counter()
+        train(net, (X[tr], y[tr]), val=(X[va], y[va]),
+              config=TrainConfig(epochs=8 if quick else 40, patience=6, seed=seed, progress=False))
+        res.append((*_score(net.encode(torch.tensor(X[te])).numpy(), y[te], pairs, n_ep), time.perf_counter() - t0))
+    a, o, t = np.median(np.array(res), axis=0)
+    print(f"| Siamese MLP 64→256→32, contrastive | {a:.4f} | {o:.3f} | {n_seeds} | {t:.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")

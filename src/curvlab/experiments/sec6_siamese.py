@@ -106,7 +106,7 @@ def notes_loss_alone(size: str, seed: int) -> list[Finding]:
     i, j, _ = sample_pairs(y[tr], 2000, seed)
     ie, je, ye = sample_pairs(y[te], 2000, seed + 1)
     ie, je = te[ie], te[je]
-    k, eps, steps = 16, 0.02, 600 if quick else 3000   # ε below the §5 bound 2/λ_max
+    k, eps, steps = 16, 0.02, 300 if quick else 3000   # ε below the §5 bound 2/λ_max
     W, b = rng.normal(size=(k, 64)) * 0.3, np.zeros(k)
 
     def state(W, b):
@@ -128,7 +128,8 @@ def notes_loss_alone(size: str, seed: int) -> list[Finding]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollapseWarning)
         train(net, (X[tr], y[tr]), config=TrainConfig(loss="contrastive", margin=2.0, lr=3e-3,
-                                                      epochs=6 if quick else 30, seed=seed, progress=False))
+                                                      epochs=4 if quick else 30, seed=seed, progress=False,
+                                                      pairs_per_epoch=1024 if quick else 4096))
     Zc = net.encode(torch.tensor(X, dtype=torch.float32)).numpy()
     auc_c, Dc = _pair_auc(Zc, ie, je, ye)
     code_c = float(np.linalg.norm(Zc[te], axis=1).mean())
@@ -256,7 +257,7 @@ def seen_classes(size: str, seed: int) -> list[Finding]:
     torch.manual_seed(seed)
     net = SiameseNetwork(MLPEncoder(64, (256,), 32))
     train(net, (X[tr], y[tr]), val=(X[va], y[va]),
-          config=TrainConfig(epochs=8 if quick else 40, patience=6, seed=seed, progress=False))
+          config=TrainConfig(epochs=6 if quick else 40, patience=6, seed=seed, progress=False))
     Z = net.encode(torch.tensor(X[te])).numpy()
     auc, _ = _pair_auc(Z, i, j, yp)
     os_ = one_shot_accuracy(Z, y[te], n_way=10, n_episodes=n_episodes, seed=seed)

@@ -32,14 +32,6 @@ KKT conditions are checked on the rest (a zero β_j is optimal iff |c_j| ≤ μ)
 violators join the working set, so the rule is a heuristic that can only cost time,
 never exactness.
 
-Anderson extrapolation (Bertrand & Massias 2021). On a correlated design cyclic CD
-converges linearly but slowly (the common direction of the columns is corrected a little per
-sweep). Every K + 1 = 6 sweeps with an unchanged working set, the iterates β⁽⁰⁾…β⁽ᴷ⁾ give
-the differences U = [β⁽¹⁾ − β⁽⁰⁾, …, β⁽ᴷ⁾ − β⁽ᴷ⁻¹⁾]; with z = (UᵀU)⁻¹1 and w = z/1ᵀz,
-β_e = Σᵢ wᵢβ⁽ⁱ⁾ is taken if P(β_e) < P(β⁽ᴷ⁾). Because Σwᵢ = 1, c(β_e) = Σᵢ wᵢc⁽ⁱ⁾ exactly
-in exact arithmetic, so the test costs O(Kp); on acceptance c is recomputed from its
-definition (O(p) per changed coordinate) so that no rounding from the weights builds up.
-
 Gap-safe screening (Fercoq, Gramfort & Salmon 2015): the dual optimum lies in the ball
 around θ of radius √(2·gap), so feature j is zero at the optimum whenever
 |x̂_jᵀθ| + ‖x̂_j‖√(2·gap) < μ, with ‖x̂_j‖ = √(G_jj + λ₁); it is then removed.
@@ -54,7 +46,7 @@ __all__ = ["enet_gram_cd", "enet_gram_path", "duality_gap"]
 
 # ``state`` codes of a coordinate while one penalty is solved
 _OUT, _SWEPT, _SCREENED = 0, 1, 2
-_K = 5  # Anderson: extrapolate from K + 1 iterates
+_MAX_CG = 10  # CG iterations per phase before coordinate descent looks at the support again
 
 
 @njit(cache=True, nogil=True)
@@ -118,83 +110,6 @@ def duality_gap(q, yy, beta, c, lam1, mu):
 
 
 @njit(cache=True, nogil=True)
-def _primal(q, yy, beta, c, lam1, mu):
-    """P(β) from c = q − Gβ in O(p): ½(‖y‖² − βᵀq − βᵀc) + ½λ₁‖β‖² + μ‖β‖₁."""
-    r2 = yy
-    pen = 0.0
-    for j in range(beta.shape[0]):
-        b = beta[j]
-        if b != 0.0:
-            r2 -= b * (q[j] + c[j])
-            pen += 0.5 * lam1 * b * b + mu * abs(b)
-    return 0.5 * max(r2, 0.0) + pen
-
-
-@njit(cache=True, nogil=True)
-def _anderson(G, q, yy, beta, c, lam1, mu, B, Cb, be, ce):
-    """Try β_e = Σ wᵢ B[i] (i = 1..K) from the K + 1 stored iterates B (with c's in Cb).
-
-    Replaces (beta, c) and returns True when P(β_e) < P(β); ``be``, ``ce`` are (p,) buffers.
-    """
-    p = beta.shape[0]
-    K = B.shape[0] - 1
-    M = np.zeros((K, K))  # UᵀU, U[:, i] = B[i+1] − B[i]
-    for j in range(p):
-        for a in range(K):
-            ua = B[a + 1, j] - B[a, j]
-            if ua != 0.0:
-                for b in range(a, K):
-                    M[a, b] += ua * (B[b + 1, j] - B[b, j])
-    scale = 0.0
-    for a in range(K):
-        scale += M[a, a]
-    if scale <= 0.0:
-        return False
-    # solve (M + εI) z = 1 by Cholesky (M is a Gram matrix; ε keeps it definite)
-    L = np.zeros((K, K))
-    for a in range(K):
-        for b in range(a + 1):
-            acc = M[b, a] + (1e-10 * scale if a == b else 0.0)
-            for t in range(b):
-                acc -= L[a, t] * L[b, t]
-            if a == b:
-                if acc <= 0.0:
-                    return False
-                L[a, a] = np.sqrt(acc)
-            else:
-                L[a, b] = acc / L[b, b]
-    z = np.ones(K)
-    for a in range(K):
-        for t in range(a):
-            z[a] -= L[a, t] * z[t]
-        z[a] /= L[a, a]
-    for a in range(K - 1, -1, -1):
-        for t in range(a + 1, K):
-            z[a] -= L[t, a] * z[t]
-        z[a] /= L[a, a]
-    zs = z.sum()
-    if zs == 0.0 or not np.isfinite(zs):
-        return False
-    for j in range(p):
-        bj = 0.0
-        cj = 0.0
-        for i in range(K):
-            w = z[i] / zs
-            bj += w * B[i + 1, j]
-            cj += w * Cb[i + 1, j]
-        be[j] = bj
-        ce[j] = cj  # c(β_e) up to rounding, since Σ wᵢ = 1
-    if _primal(q, yy, be, ce, lam1, mu) >= _primal(q, yy, beta, c, lam1, mu):
-        return False
-    for j in range(p):  # accept: c ← c − G(β_e − β), exactly from its definition
-        d = be[j] - beta[j]
-        if d != 0.0:
-            _axpy_row(-d, G, j, c)
-            beta[j] = be[j]
-    return True
-
-
-@njit(cache=True, nogil=True)
 def _collect(state, ws):
     """ws[:m] = the indices j with state[j] == _SWEPT, ascending; returns m."""
     m = 0
@@ -206,28 +121,111 @@ def _collect(state, ws):
 
 
 @njit(cache=True, nogil=True)
-def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws, B, Cb,
-           be, ce):
+def _cg_active(G, q, yy, beta, c, lam1, mu, tol, max_cg, act, d, w):
+    """Conjugate gradients on the active set with its signs σ fixed (see the module docstring).
+
+    Minimises ½β_Aᵀ(G_AA + λ₁I)β_A − β_Aᵀ(q_A − μσ), which equals P while no sign changes;
+    a step that would take a coefficient through zero stops at zero and ends the phase.
+    ``act`` (p,) int buffer, d, w (p,) buffers. Returns (gap, iterations, stopped at a zero).
+    """
+    p = G.shape[0]
+    na = 0
+    rr = 0.0
+    for j in range(p):
+        if beta[j] != 0.0:
+            act[na] = j
+            r = c[j] - lam1 * beta[j] - (mu if beta[j] > 0.0 else -mu)  # −∇ of the quadratic
+            d[na] = r
+            rr += r * r
+            na += 1
+    gap = np.inf
+    it = 0
+    while it < max_cg and na > 0 and rr > 0.0:
+        it += 1
+        for k in range(p):
+            w[k] = 0.0
+        for t in range(na):
+            _axpy_row(d[t], G, act[t], w)  # w = G[:, A] d, all p rows (c moves by −αw)
+        dHd = 0.0
+        for t in range(na):
+            dHd += d[t] * (w[act[t]] + lam1 * d[t])
+        if not dHd > 0.0:
+            break
+        alpha = rr / dHd
+        # longest step that keeps every sign: β_j + α d_j must not cross zero
+        t_hit = -1
+        for t in range(na):
+            b = beta[act[t]]
+            if b * d[t] < 0.0 and -b / d[t] < alpha:
+                alpha = -b / d[t]
+                t_hit = t
+        for t in range(na):
+            beta[act[t]] += alpha * d[t]
+        for k in range(p):
+            c[k] -= alpha * w[k]
+        if t_hit >= 0:  # that coefficient is now zero (up to rounding): make it exactly zero
+            j = act[t_hit]
+            _axpy_row(beta[j], G, j, c)
+            beta[j] = 0.0
+            gap = duality_gap(q, yy, beta, c, lam1, mu)[0]
+            return gap, it, True
+        gap = duality_gap(q, yy, beta, c, lam1, mu)[0]
+        if gap <= tol:
+            break
+        # a zero coefficient that violates |c_j| ≤ μ more than the active gradients miss μ
+        # bounds the gap from below whatever CG does: hand back to coordinate descent
+        out_viol = 0.0
+        for j in range(p):
+            if beta[j] == 0.0:
+                out_viol = max(out_viol, abs(c[j]) - mu)
+        rr_new = 0.0
+        in_viol = 0.0
+        for t in range(na):
+            j = act[t]
+            r = c[j] - lam1 * beta[j] - (mu if beta[j] > 0.0 else -mu)
+            w[t] = r  # w is free again: keep the new residual there
+            rr_new += r * r
+            in_viol = max(in_viol, abs(r))
+        if out_viol > in_viol or in_viol <= 1e-15 * mu:
+            break
+        gamma = rr_new / rr
+        for t in range(na):
+            d[t] = w[t] + gamma * d[t]
+        rr = rr_new
+    return gap, it, False
+
+
+@njit(cache=True, nogil=True)
+def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws, act, d, w):
     """Minimise P(β) from the warm start ``beta``; working set = β_j ≠ 0 or |c_j| ≥ strong.
 
-    B, Cb (K + 1, p) hold the iterates and their c for Anderson extrapolation; be, ce (p,)
-    are buffers. Returns (gap, sweeps, screened). For μ = 0 (ridge: no L1 dual) ``gap`` is
+    state, ws, act (p,) ints and d, w (p,) floats are work buffers. Returns (gap, sweeps, screened). For μ = 0 (ridge: no L1 dual) ``gap`` is
     the largest coordinate decrease ½(G_jj + λ₁)δ² of the last sweep.
     """
     p = G.shape[0]
-    n_hist = 0
     for j in range(p):
         state[j] = _SWEPT if (beta[j] != 0.0 or abs(c[j]) >= strong) else _OUT
     m = _collect(state, ws)
+    min_norm = np.inf  # min_j ‖x̂_j‖ = √(G_jj + λ₁)
+    for j in range(p):
+        min_norm = min(min_norm, np.sqrt(max(G[j, j] + lam1, 0.0)))
     gap = np.inf
     sweeps = 0
     screened = 0
+    if mu > 0.0:  # the warm start may already be certified (scikit-learn checks this too)
+        gap = duality_gap(q, yy, beta, c, lam1, mu)[0]
+        if gap <= tol:
+            return gap, sweeps, screened
     while sweeps < max_iter:
         sweeps += 1
         max_dec = 0.0
+        same_signs = True
         for t in range(m):
             j = ws[t]
+            old = beta[j]
             delta = _update(j, G, beta, c, lam1, mu)
+            if delta != 0.0 and (old == 0.0 or beta[j] == 0.0 or (old > 0.0) != (beta[j] > 0.0)):
+                same_signs = False
             dec = 0.5 * (G[j, j] + lam1) * delta * delta
             if dec > max_dec:
                 max_dec = dec
@@ -239,25 +237,17 @@ def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws
         gap, primal, s = duality_gap(q, yy, beta, c, lam1, mu)
         if gap <= tol:
             break
-        # Anderson extrapolation, from iterates with the same working set
-        B[n_hist, :] = beta
-        Cb[n_hist, :] = c
-        n_hist += 1
-        if n_hist == B.shape[0]:
-            n_hist = 0
-            if _anderson(G, q, yy, beta, c, lam1, mu, B, Cb, be, ce):
-                gap, primal, s = duality_gap(q, yy, beta, c, lam1, mu)
-                if gap <= tol:
-                    break
-        # KKT check outside the working set; gap-safe screening inside it
+        # KKT check outside the working set; gap-safe screening inside it (skipped while
+        # the ball is too large for any feature to pass: ‖x̂_j‖·√(2 gap) ≥ μ for all j)
         changed = False
         radius = np.sqrt(2.0 * gap)
+        do_screen = screen and min_norm * radius < mu
         for j in range(p):
             if state[j] == _OUT:
                 if abs(c[j]) > mu:  # β_j = 0 violates |c_j| ≤ μ
                     state[j] = _SWEPT
                     changed = True
-            elif screen and state[j] == _SWEPT:
+            elif do_screen and state[j] == _SWEPT:
                 bound = s * abs(c[j] - lam1 * beta[j]) + np.sqrt(G[j, j] + lam1) * radius
                 if bound < mu:
                     state[j] = _SCREENED
@@ -268,7 +258,15 @@ def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws
                         beta[j] = 0.0
         if changed:
             m = _collect(state, ws)
-            n_hist = 0
+        elif same_signs and sweeps < max_iter:
+            # support and signs settled: finish with conjugate gradients on the active set
+            gap_cg, it, _ = _cg_active(G, q, yy, beta, c, lam1, mu, tol, min(max_iter - sweeps, _MAX_CG),
+                                       act, d, w)
+            if it > 0:
+                gap = gap_cg
+            sweeps += it
+            if gap <= tol:
+                break
     return gap, sweeps, screened
 
 
@@ -283,10 +281,9 @@ def enet_gram_cd(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen):
     p = G.shape[0]
     state = np.empty(p, dtype=np.int8)
     ws = np.empty(p, dtype=np.int64)
-    B, Cb = np.empty((_K + 1, p)), np.empty((_K + 1, p))
-    be, ce = np.empty(p), np.empty(p)
-    return _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, -1.0, state, ws, B, Cb,
-                  be, ce)
+    act, d, w = np.empty(p, dtype=np.int64), np.empty(p), np.empty(p)
+    return _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, -1.0, state, ws, act,
+                  d, w)
 
 
 @njit(cache=True, nogil=True)
@@ -302,13 +299,12 @@ def enet_gram_path(G, q, yy, beta, c, lam1s, mus, mu_prev, tol, max_iter, screen
     p = G.shape[0]
     state = np.empty(p, dtype=np.int8)
     ws = np.empty(p, dtype=np.int64)
-    B, Cb = np.empty((_K + 1, p)), np.empty((_K + 1, p))
-    be, ce = np.empty(p), np.empty(p)
+    act, d, w = np.empty(p, dtype=np.int64), np.empty(p), np.empty(p)
     for k in range(lam1s.shape[0]):
         mu = mus[k]
         strong = 2.0 * mu - mu_prev  # sequential strong rule; ≤ μ, so never misses a KKT violator at start
         gap, sweeps, _ = _solve(G, q, yy, beta, c, lam1s[k], mu, tol, max_iter, screen, strong,
-                                state, ws, B, Cb, be, ce)
+                                state, ws, act, d, w)
         for j in range(p):
             coefs[j, k] = beta[j]
         gaps[k] = gap

@@ -86,8 +86,12 @@ def curvature_matrix(name: CurvatureName, model: nn.Module, loss_fn, X: Tensor, 
     if name == "magnitude":
         return None
     if name == "obd":
+        if _is_plain_cross_entropy(loss_fn):
+            return _cross_entropy_gauss_newton(model, loss_fn, X, params, diagonal_only=True)   # (P,)
         return torch.diagonal(gauss_newton_matrix(model, loss_fn, X, y, params)).clone()   # (P,)
     if name == "gauss_newton":
+        if _is_plain_cross_entropy(loss_fn):
+            return _cross_entropy_gauss_newton(model, loss_fn, X, params)
         return gauss_newton_matrix(model, loss_fn, X, y, params)
     if name == "fisher":
         return per_sample_grads(model, loss_fn, (X, y), params=list(params))         # (N, P)
@@ -102,17 +106,18 @@ def curvature_matrix(name: CurvatureName, model: nn.Module, loss_fn, X: Tensor, 
 
 
 def inverse_for(name: CurvatureName, C: Tensor | None, P: int, damping: float) -> Tensor:
-    """H⁻¹ (P, P) for the curvature ``name`` from :func:`curvature_matrix`'s output, with
-    relative damping: λ = ``damping`` · mean(diag H)."""
+    """H⁻¹ for the curvature ``name`` from :func:`curvature_matrix`'s output, with relative
+    damping λ = ``damping`` · mean(diag H): (P, P), or its diagonal (P,) for ``magnitude``
+    and ``obd`` (which :func:`~curvlab.prune.global_obs.global_obs` handles by sorting)."""
     damping = check_positive(damping, "damping", strict=False)
     if name == "magnitude":
-        return torch.eye(P, dtype=torch.float64)
+        return torch.ones(P, dtype=torch.float64)                                        # diag(I)
     if name == "obd":
         h = C.to(torch.float64)
         h = h + damping * float(h.mean())
         if not bool((h > 0).all()):
             raise ValueError("the OBD diagonal has zero entries (dead units); use damping > 0.")
-        return torch.diag(1.0 / h)
+        return 1.0 / h                                                                   # diag(H⁻¹), (P,)
     if name == "fisher":
         Gs = C.to(torch.float64)                                                        # (N, P)
         mean_diag = float((Gs**2).sum() / (Gs.shape[0] * Gs.shape[1]))
@@ -120,7 +125,47 @@ def inverse_for(name: CurvatureName, C: Tensor | None, P: int, damping: float) -
             raise ValueError("the empirical Fisher from N < P samples is singular; use damping > 0.")
         return woodbury_fisher_inverse(Gs, damping * mean_diag)
     H = C.to(torch.float64)
-    return damped_inverse(H, damping * float(torch.diagonal(H).mean().abs()))
+    scale = float(torch.diagonal(H).mean().abs())
+    try:
+        return damped_inverse(H, damping * scale)
+    except ValueError:
+        lam_min = float(torch.linalg.eigvalsh(H)[0])
+        raise ValueError(
+            f"the {name} curvature is not positive definite after damping (smallest eigenvalue "
+            f"{lam_min:.3e}, mean diagonal {scale:.3e}); use relative damping > {max(-lam_min, 0) / scale:.3g}, "
+            "or a positive semi-definite curvature ('gauss_newton', 'fisher', 'abs_hessian')."
+        ) from None
+
+
+def _is_plain_cross_entropy(loss_fn) -> bool:
+    return (isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.reduction == "mean" and loss_fn.weight is None
+            and loss_fn.label_smoothing == 0.0)
+
+
+def _cross_entropy_gauss_newton(model: nn.Module, loss_fn, X: Tensor, params: Sequence[Tensor], *,
+                                diagonal_only: bool = False) -> Tensor:
+    """G for softmax cross-entropy from per-label gradients, without Jacobians.
+
+    With p = softmax(z), Λ = diag(p) − ppᵀ = Σ_c p_c (p − e_c)(p − e_c)ᵀ and the gradient of
+    the loss of sample n with label c is g_nc = Jₙᵀ(pₙ − e_c), so
+
+        G = (1/N) Σₙ Σ_c p_nc g_nc g_ncᵀ,     diag G = (1/N) Σₙ Σ_c p_nc g_nc²,
+
+    C per-sample-gradient passes (cheap) and, for the full matrix, C products of (P, N) by
+    (N, P). The diagonal alone (OBD) costs only the C passes.
+    """
+    with torch.no_grad():
+        logits = model(X)
+    prob = torch.softmax(logits.to(torch.float64), dim=1)                              # (N, C)
+    N, C = prob.shape
+    acc = None
+    for c in range(C):
+        labels = torch.full((N,), c, dtype=torch.long, device=X.device)
+        G_c = per_sample_grads(model, loss_fn, (X, labels), params=list(params)).to(torch.float64)  # (N, P)
+        weighted = G_c * (prob[:, c:c + 1] / N)
+        term = (weighted * G_c).sum(0) if diagonal_only else weighted.T @ G_c
+        acc = term if acc is None else acc + term
+    return acc if diagonal_only else (acc + acc.T) / 2
 
 
 def _names_of(model: nn.Module, params: Sequence[Tensor]) -> tuple[list[str], list[Tensor]]:

@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -72,6 +72,9 @@ class ObsResult:
     order : (n,) indices in the order they were removed.
     step_cost : (steps,) predicted loss increase of each step (eq. (8), or the joint cost).
     step_size : (steps,) number of weights removed at each step.
+    snapshots : {n: (P,) weights after the first n removals} for the requested ``snapshots``
+        (the greedy path is the same whatever the final count, so one run gives every
+        sparsity on the way).
     """
 
     w: torch.Tensor
@@ -79,6 +82,7 @@ class ObsResult:
     order: torch.Tensor
     step_cost: torch.Tensor
     step_size: torch.Tensor
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
 
     @property
     def predicted_increase(self) -> float:
@@ -88,7 +92,8 @@ class ObsResult:
 
 def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
                candidates: torch.Tensor | None = None, quotas: Sequence[QuotaGroups] = (),
-               joint: int = 1, delay: int = 64, progress: bool | None = None) -> ObsResult:
+               joint: int = 1, delay: int = 64, snapshots: Sequence[int] = (),
+               progress: bool | None = None) -> ObsResult:
     """Remove ``n_prune`` weights of ``w`` greedily by OBS (eqs. (7)–(8)), with compensation.
 
     Parameters
@@ -102,6 +107,7 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
     quotas : quota groupings restricting the candidates (see :class:`QuotaGroups`).
     joint : weights removed per step (1: the classic one-at-a-time loop).
     delay : pending downdates kept before folding them into H⁻¹ (1: fold every step).
+    snapshots : removal counts at which to keep a copy of the compensated weights.
     progress : show a tqdm bar (None: only on a terminal).
 
     Raises
@@ -114,8 +120,9 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
     if w.ndim != 1:
         raise ValueError(f"w must be a flat (P,) vector; got shape {tuple(w.shape)}.")
     P = w.shape[0]
-    if H_inv.shape != (P, P):
-        raise ValueError(f"H_inv must be ({P}, {P}) to match w; got {tuple(H_inv.shape)}.")
+    if H_inv.shape != (P, P) and H_inv.shape != (P,):
+        raise ValueError(f"H_inv must be ({P}, {P}), or ({P},) for a diagonal, to match w; "
+                         f"got {tuple(H_inv.shape)}.")
     if not torch.isfinite(w).all() or not torch.isfinite(H_inv).all():
         raise ValueError("w and H_inv must be finite (no NaN or infinity).")
     n_prune = check_positive_int(n_prune, "n_prune", minimum=0)
@@ -133,6 +140,8 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
         raise ValueError(f"n_prune = {n_prune} exceeds what the candidates and quotas allow ({allowed}); "
                          "lower the sparsity or loosen the budgets.")
 
+    if H_inv.ndim == 1:
+        return _diagonal_obs(w, H_inv, n_prune, candidates, quotas, snapshots)
     dtype = H_inv.dtype
     # Working set: local coordinates idx → global; shrinks when removed weights are compacted away.
     idx = torch.arange(P)
@@ -150,6 +159,8 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
     step_size: list[int] = []
     done = 0
     inf = torch.tensor(float("inf"), dtype=dtype)
+    want = sorted({int(n) for n in snapshots if 0 < int(n) <= n_prune})
+    saved: dict[int, torch.Tensor] = {}
     bar = tqdm(total=n_prune, desc="OBS", unit="w", disable=None if progress is None else not progress, leave=False)
     while done < n_prune:
         ok = cand.clone()
@@ -189,6 +200,11 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
         removed_global.append(idx[Q])
         done += k
         bar.update(k)
+        while want and done >= want[0]:
+            snap = torch.zeros(P, dtype=dtype)
+            snap[idx] = w_loc
+            snap[torch.cat(removed_global)] = 0.0
+            saved[want.pop(0)] = snap
         if n_u >= delay:
             H0, d, w_loc, cand, alive, groups, idx, U = _fold(H0, U, n_u, w_loc, cand, alive, groups, idx)
             n_u = 0
@@ -202,7 +218,38 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
     log.info("global OBS removed %d of %d weights; predicted increase %.4g", n_prune, P, sum(step_cost))
     return ObsResult(w=w_out, mask=mask, order=order,
                      step_cost=torch.tensor(step_cost, dtype=torch.float64),
-                     step_size=torch.tensor(step_size, dtype=torch.long))
+                     step_size=torch.tensor(step_size, dtype=torch.long), snapshots=saved)
+
+
+def _diagonal_obs(w, h_inv, n_prune, candidates, quotas, snapshots) -> ObsResult:
+    """OBS with a diagonal H (magnitude: H = I; OBD): H⁻¹e_q ∝ e_q, so removing q moves no
+    other weight and no saliency changes — the greedy loop is a sort, taken in order within
+    the quotas. Same result as the dense loop, in O(P log P)."""
+    if not bool((h_inv[candidates] > 0).all()):
+        raise ValueError("the diagonal H⁻¹ must be > 0 on the candidates.")
+    saliency = torch.where(candidates, 0.5 * w.double()**2 / h_inv.double().clamp(min=1e-300),
+                           torch.tensor(float("inf"), dtype=torch.float64))
+    order = torch.argsort(saliency, stable=True)
+    if quotas:
+        groups = [qg.group for qg in quotas]
+        room = [qg.quota.clone() for qg in quotas]
+        picked = _pick_within_quotas(saliency, n_prune, groups, room) if n_prune else order[:0]
+    else:
+        picked = order[:n_prune]
+    if picked.numel() < n_prune:
+        raise ValueError("no removable weight left within the quotas; loosen the budgets.")
+    mask = torch.ones(w.shape[0], dtype=torch.bool)
+    mask[picked] = False
+    w_out = w.clone()
+    w_out[~mask] = 0.0
+    saved = {}
+    for n in snapshots:
+        if 0 < int(n) <= n_prune:
+            snap = w.clone()
+            snap[picked[:int(n)]] = 0.0
+            saved[int(n)] = snap
+    return ObsResult(w=w_out, mask=mask, order=picked, step_cost=saliency[picked],
+                     step_size=torch.ones(n_prune, dtype=torch.long), snapshots=saved)
 
 
 def _capacity(candidates: torch.Tensor, quotas: Sequence[QuotaGroups]) -> int:

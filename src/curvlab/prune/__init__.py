@@ -1,0 +1,40 @@
+"""§1: pruning with second-order information — one OBS rule for every choice of H.
+
+* :mod:`~curvlab.prune.core` — saliency (8) and update (7) for any H⁻¹; identity →
+  magnitude (9)–(10), diagonal → OBD, full → OBS; the multi-weight rule.
+* :mod:`~curvlab.prune.global_obs` — greedy global OBS with (delayed) rank-1 downdates,
+  budgets and N:M patterns; :func:`prune_global` for a PyTorch model.
+* :mod:`~curvlab.prune.curvatures` — the H a model's OBS uses (Fisher, Gauss–Newton, H, |H|).
+* :mod:`~curvlab.prune.report` — :class:`PruningReport`.
+* :mod:`~curvlab.prune.masks` — masks stored the ``torch.nn.utils.prune`` way.
+"""
+
+from .core import inverse_curvature, obs_multi_update, obs_saliency, obs_update
+from .curvatures import CURVATURES, curvature_matrix, gauss_newton_matrix, inverse_for
+from .global_obs import ObsResult, QuotaGroups, global_obs, prune_global
+from .layer_obs import prune_layerwise_obs
+from .masks import apply_mask, copy_module, current_weight, restore_on_error
+from .report import LayerRecord, PruningReport, RoundRecord
+
+__all__ = [
+    "CURVATURES",
+    "LayerRecord",
+    "ObsResult",
+    "PruningReport",
+    "QuotaGroups",
+    "RoundRecord",
+    "apply_mask",
+    "copy_module",
+    "current_weight",
+    "curvature_matrix",
+    "gauss_newton_matrix",
+    "global_obs",
+    "inverse_curvature",
+    "inverse_for",
+    "obs_multi_update",
+    "obs_saliency",
+    "obs_update",
+    "prune_global",
+    "prune_layerwise_obs",
+    "restore_on_error",
+]
