@@ -39,6 +39,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _add_reproduce(sub)
+    from .prune.cli import add_parser as _add_prune
+    _add_prune(sub)
     return parser
 
 

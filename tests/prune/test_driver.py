@@ -121,3 +121,27 @@ def test_evaluation_metrics_vs_references():
     iu = np.triu_indices(12, 1)
     assert similarity_spearman(A, B) == pytest.approx(spearmanr((An @ An.T)[iu], (Bn @ Bn.T)[iu])[0])
     assert knn_agreement(A, A, k=3) == 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sparsity", "1.5"], "--sparsity"),
+    (["--pattern", "5:4"], "--pattern"),
+    (["--calibration", "0"], "--calibration"),
+    (["--model", "no/such/dir"], "--model"),
+])
+def test_cli_bad_arguments_write_nothing(tmp_path, capsys, argv, message):
+    from curvlab.cli import main
+
+    out = tmp_path / "out"
+    assert main(["prune", "--out", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_rejects_a_checkpoint_file(tmp_path, capsys):
+    from curvlab.cli import main
+
+    ckpt = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(2)}, ckpt)
+    assert main(["prune", "--out", str(tmp_path / "o"), "--model", str(ckpt)]) == 2
+    assert "safetensors" in capsys.readouterr().err

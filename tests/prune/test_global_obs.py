@@ -238,3 +238,28 @@ def test_bad_model_and_data():
         prune_global(_mlp(), 0.5, (X_bad, y))
     with pytest.raises(TypeError, match="data"):
         prune_global(_mlp(), 0.5, X)
+
+
+def test_block_diagonal_by_layer_matches_numpy_block_inverses():
+    # Reference: H⁻¹ assembled from np.linalg.inv of each module's block (weights + bias).
+    from curvlab.prune.curvatures import curvature_matrix
+
+    X, y = _data()
+    model = _mlp()
+    params = list(model.parameters())
+    G = curvature_matrix("gauss_newton", model, nn.CrossEntropyLoss(), X, y, params).numpy()
+    sizes = [p.numel() for p in params]
+    edges = np.cumsum([0] + sizes)
+    H_inv = np.zeros_like(G)
+    for a, b in ((edges[0], edges[2]), (edges[2], edges[4])):
+        B = G[a:b, a:b]
+        H_inv[a:b, a:b] = np.linalg.inv(B + 0.01 * np.mean(np.diag(B)) * np.eye(b - a))
+    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    prunable = torch.cat([torch.full((p.numel(),), p.ndim == 2) for p in params])
+    ref = global_obs(theta, torch.from_numpy(H_inv), int(round(0.5 * int(prunable.sum()))), candidates=prunable)
+    prune_global(model, 0.5, (X, y), curvature="gauss_newton", damping=0.01, blocks="layer")
+    ours = torch.cat([model[0].weight_mask.reshape(-1), torch.ones(12), model[2].weight_mask.reshape(-1),
+                      torch.ones(4)]).bool()
+    assert torch.equal(ours, ref.mask)
+    with pytest.raises(ValueError, match="blocks"):
+        prune_global(_mlp(), 0.5, (X, y), blocks="rows")

@@ -46,7 +46,7 @@ __all__ = ["enet_gram_cd", "enet_gram_path", "duality_gap"]
 
 # ``state`` codes of a coordinate while one penalty is solved
 _OUT, _SWEPT, _SCREENED = 0, 1, 2
-_MAX_CG = 10  # CG iterations per phase before coordinate descent looks at the support again
+_MAX_CG = 25  # CG iterations per phase before coordinate descent looks at the support again
 
 
 @njit(cache=True, nogil=True)
@@ -219,13 +219,9 @@ def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws
     while sweeps < max_iter:
         sweeps += 1
         max_dec = 0.0
-        same_signs = True
         for t in range(m):
             j = ws[t]
-            old = beta[j]
             delta = _update(j, G, beta, c, lam1, mu)
-            if delta != 0.0 and (old == 0.0 or beta[j] == 0.0 or (old > 0.0) != (beta[j] > 0.0)):
-                same_signs = False
             dec = 0.5 * (G[j, j] + lam1) * delta * delta
             if dec > max_dec:
                 max_dec = dec
@@ -258,10 +254,10 @@ def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws
                         beta[j] = 0.0
         if changed:
             m = _collect(state, ws)
-        elif same_signs and sweeps < max_iter:
-            # support and signs settled: finish with conjugate gradients on the active set
-            gap_cg, it, _ = _cg_active(G, q, yy, beta, c, lam1, mu, tol, min(max_iter - sweeps, _MAX_CG),
-                                       act, d, w)
+        elif sweeps < max_iter:
+            # working set settled: conjugate gradients on the active set, signs held fixed
+            gap_cg, it, _ = _cg_active(G, q, yy, beta, c, lam1, mu, tol,
+                                       min(max_iter - sweeps, _MAX_CG), act, d, w)
             if it > 0:
                 gap = gap_cg
             sweeps += it

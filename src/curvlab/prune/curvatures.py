@@ -37,7 +37,7 @@ from .._validation import check_positive
 from ..curvature import dense_hessian, per_sample_grads
 from ..curvature.inverse import damped_inverse, woodbury_fisher_inverse
 
-__all__ = ["CURVATURES", "CurvatureName", "curvature_matrix", "gauss_newton_matrix", "inverse_for"]
+__all__ = ["CURVATURES", "CurvatureName", "block_inverse_for", "curvature_matrix", "gauss_newton_matrix", "inverse_for"]
 
 CurvatureName = Literal["magnitude", "obd", "fisher", "gauss_newton", "hessian", "abs_hessian"]
 CURVATURES: tuple[str, ...] = ("magnitude", "obd", "fisher", "gauss_newton", "hessian", "abs_hessian")
@@ -135,6 +135,25 @@ def inverse_for(name: CurvatureName, C: Tensor | None, P: int, damping: float) -
             f"{lam_min:.3e}, mean diagonal {scale:.3e}); use relative damping > {max(-lam_min, 0) / scale:.3g}, "
             "or a positive semi-definite curvature ('gauss_newton', 'fisher', 'abs_hessian')."
         ) from None
+
+
+def block_inverse_for(name: CurvatureName, C: Tensor | None, blocks: Sequence[Tensor], damping: float) -> Tensor:
+    """H⁻¹ under the block-diagonal approximation (WoodFisher, Singh & Alistarh 2020): the
+    curvature between parameters of different blocks is taken as zero, so
+    H⁻¹ = blockdiag(H_B⁻¹) and each block is inverted (and damped, relative to its own mean
+    diagonal) alone. ``blocks`` are index tensors partitioning 0 … P−1. Returns (P, P), or
+    (P,) for the diagonal curvatures."""
+    P = int(sum(int(b.numel()) for b in blocks))
+    if name in ("magnitude", "obd"):
+        return inverse_for(name, C, P, damping)
+    out = torch.zeros(P, P, dtype=torch.float64)
+    for k, b in enumerate(blocks):
+        C_b = C[:, b] if name == "fisher" else C[b][:, b]
+        try:
+            out[b.unsqueeze(1), b.unsqueeze(0)] = inverse_for(name, C_b, b.numel(), damping)
+        except ValueError as exc:
+            raise ValueError(f"block {k}: {exc}") from None
+    return out
 
 
 def _is_plain_cross_entropy(loss_fn) -> bool:

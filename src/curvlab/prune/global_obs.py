@@ -42,7 +42,7 @@ from torch.nn.utils import prune as torch_prune
 from tqdm.auto import tqdm
 
 from .._validation import check_in_range, check_positive, check_positive_int
-from .curvatures import CURVATURES, CurvatureName, curvature_matrix, inverse_for
+from .curvatures import CURVATURES, CurvatureName, block_inverse_for, curvature_matrix, inverse_for
 from .masks import apply_mask, copy_module, current_weight, restore_on_error
 from .report import LayerRecord, PruningReport, RoundRecord
 
@@ -309,7 +309,8 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
                  curvature: CurvatureName = "abs_hessian", damping: float = 1e-2, rounds: int = 1,
                  budget: str | dict[str, float] = "global", pattern: str | None = None,
                  joint: int = 1, delay: int = 64, compensate_bias: bool = True,
-                 modules: Sequence[str] | None = None, progress: bool | None = None) -> PruningReport:
+                 blocks: str | int | None = None, modules: Sequence[str] | None = None,
+                 progress: bool | None = None) -> PruningReport:
     """Prune the weight matrices of ``model`` by global OBS, one-shot (no retraining).
 
     Each round computes the curvature H of the loss at the current weights over the
@@ -340,6 +341,9 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     joint : weights removed together per OBS step (multi-weight rule).
     delay : pending rank-1 downdates before they are folded into H⁻¹.
     compensate_bias : let biases absorb part of the compensation.
+    blocks : None (the full H), ``"layer"`` (H block-diagonal by module: weights and bias of
+        a module form one block) or an int B (consecutive blocks of B parameters of θ) —
+        WoodFisher's block-diagonal approximation; OBS then compensates within a block only.
     modules : names of the modules to prune (default: every Linear/Conv).
 
     Returns
@@ -386,6 +390,8 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     X = X.to(torch.float64) if X.is_floating_point() else X
     layout = _Layout(work, names, compensate_bias, nm)
     keep = layout.initial_keep(prior)                                                # (P,) bool
+    if blocks is not None:
+        layout.blocks(blocks, keep.nonzero().squeeze(1))                             # validates ``blocks``
     group, final = layout.budget_groups(sparsity, budget, nm)                       # (P,), (G,)
     if bool((final < layout.removed_per_group(group, final.numel(), keep)).any()) and nm is None:
         log.info("some layers are already sparser than asked; they lose nothing more")
@@ -404,7 +410,11 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
         loss_before = _loss(work, loss_fn, X, y)
         alive = keep.nonzero().squeeze(1)                                            # (P_alive,)
         C = curvature_matrix(curvature, work, loss_fn, X, y, layout.params)
-        H_inv = inverse_for(curvature, _restrict(curvature, C, alive), alive.numel(), damping)
+        C_alive = _restrict(curvature, C, alive)
+        if blocks is None:
+            H_inv = inverse_for(curvature, C_alive, alive.numel(), damping)
+        else:
+            H_inv = block_inverse_for(curvature, C_alive, layout.blocks(blocks, alive), damping)
         quotas = [QuotaGroups(group[alive], quota)]
         result = global_obs(theta[alive], H_inv, n_round, candidates=layout.prunable[alive],
                             quotas=quotas, joint=joint, delay=delay, progress=progress)
@@ -437,7 +447,7 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
                     mod.bias.copy_(layout.bias_of(n).to(mod.bias.dtype))
     layers = tuple(LayerRecord(f"{n}.weight", layout.numel(n), int((~layout.weight_of(n, keep)[1]).sum()))
                    for n in names)
-    settings = dict(curvature=curvature, damping=damping, rounds=rounds,
+    settings = dict(curvature=curvature, damping=damping, rounds=rounds, blocks=blocks,
                     budget=budget if isinstance(budget, str) else dict(budget), pattern=pattern,
                     joint=joint, delay=delay, compensate_bias=compensate_bias, sparsity=sparsity,
                     calibration_samples=int(X.shape[0]))
@@ -488,6 +498,19 @@ class _Layout:
         self.nm_id = torch.cat(nm_id) if nm is not None else None
         self.n_nm_groups = nm_next
         self.n_prunable = int(self.prunable.sum())
+
+    def blocks(self, blocks: str | int, alive: torch.Tensor) -> list[torch.Tensor]:
+        """Index tensors (into the alive coordinates) of the diagonal blocks of H."""
+        if blocks == "layer":
+            owner = torch.empty(self.prunable.numel(), dtype=torch.long)
+            for (n, _), s in self.slices.items():
+                owner[s] = self.names.index(n)
+        elif isinstance(blocks, int) and not isinstance(blocks, bool) and blocks > 0:
+            owner = torch.arange(self.prunable.numel()) // blocks
+        else:
+            raise ValueError(f"blocks must be None, 'layer' or a positive int; got {blocks!r}.")
+        owner = owner[alive]
+        return [(owner == b).nonzero().squeeze(1) for b in owner.unique()]
 
     def numel(self, n: str) -> int:
         s = self.slices[(n, "weight")]

