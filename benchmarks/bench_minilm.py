@@ -95,6 +95,8 @@ def main(argv=None):
         base_err = None
         for label in args.methods.split(","):
             method, options = METHODS[label]
+            if pattern is not None and options is not None and options.allocation != "uniform":
+                continue                                  # allocation is for unstructured sparsity
             times, report = [], None
             for _ in range(args.repeats):
                 enc.model = copy.deepcopy(dense)

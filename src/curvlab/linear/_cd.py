@@ -32,6 +32,22 @@ KKT conditions are checked on the rest (a zero β_j is optimal iff |c_j| ≤ μ)
 violators join the working set, so the rule is a heuristic that can only cost time,
 never exactness.
 
+Conjugate gradients on the active set. On a correlated design cyclic CD converges slowly:
+with pairwise correlation 0.5 the columns share one direction, each update corrects it a
+little, and the duality gap — whose dual point is the rescaled residual, so it is governed
+by the largest |X̂ᵀr̂|_j — falls far more slowly than P. Once a CD sweep leaves the working
+set unchanged, the signs σ of the nonzero coefficients are held fixed; on that orthant P is
+the quadratic ½β_Aᵀ(G_AA + λ₁I)β_A − β_Aᵀ(q_A − μσ) + ½‖y‖², whose minimiser conjugate
+gradients reach in a few steps (G_AA + λ₁I is well conditioned apart from the one shared
+direction, a single extra eigenvalue that CG removes in one step; Hestenes & Stiefel 1952).
+Each CG step costs one product G[:, A]d — the price of one CD sweep — and moves c with it.
+A step that would take a coefficient through zero is cut there (the coefficient is set to
+zero exactly), so P never increases; the phase also ends when a zero coefficient violates
+|c_j| ≤ μ more than the active gradients miss μ (then CD must change the support), and
+after ``_MAX_CG`` steps. This is the active-set idea of homotopy/LARS solvers (Osborne,
+Presnell & Turlach 2000) with CG in place of a factorization, which for |A| in the hundreds
+would cost more than the whole path.
+
 Gap-safe screening (Fercoq, Gramfort & Salmon 2015): the dual optimum lies in the ball
 around θ of radius √(2·gap), so feature j is zero at the optimum whenever
 |x̂_jᵀθ| + ‖x̂_j‖√(2·gap) < μ, with ‖x̂_j‖ = √(G_jj + λ₁); it is then removed.

@@ -80,7 +80,8 @@ class ElasticNet(LinearModel):
     alpha, l1_ratio : scikit-learn's parametrization.  lam1, lam2 : the notes'.
     fit_intercept : unpenalised intercept (X, y centred).
     tol : stop when the duality gap ≤ tol·‖y − ȳ‖²/N in the scale of f (scikit-learn's rule).
-    max_iter : full coordinate sweeps.  screening : gap-safe screening of inactive features.
+    max_iter : sweeps (coordinate-descent sweeps plus conjugate-gradient steps on the active
+        set, each O(p·|active|)).  screening : gap-safe screening of inactive features.
     warm_start : start from the previous ``coef_``.
 
     Attributes

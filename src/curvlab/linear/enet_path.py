@@ -28,7 +28,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .._validation import as_float_array, check_in_range, check_positive, check_positive_int
+from .._validation import (as_float_array, check_in_range, check_positive, check_positive_int,
+                           check_symmetric)
 from ._cd import enet_gram_path
 
 __all__ = ["alpha_max", "enet_path", "notes_to_sklearn", "sklearn_to_notes"]
@@ -71,23 +72,28 @@ def alpha_max(Xy: np.ndarray, n_samples: int, l1_ratio: float) -> float:
 
 def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
               eps: float = 1e-3, tol: float = 1e-4, max_iter: int = 1000, screening: bool = True,
-              Gram=None, Xy=None, coef_init=None):
+              Gram=None, Xy=None, coef_init=None, check_input: bool = True):
     """Elastic-net solutions along a decreasing grid of α (scikit-learn's parametrization).
 
     No centring is done (as in ``sklearn.linear_model.enet_path``): centre X and y first if
     the model has an intercept. Each α is solved to duality gap ≤ tol·‖y‖² in the scale of
-    f (the convention of scikit-learn), warm-started from the previous α.
+    f (the convention of scikit-learn, whose gap formula this is), warm-started from the
+    previous α. XᵀX is formed once (one BLAS ``syrk``) unless ``Gram`` is given; after that
+    the cost no longer depends on N.
 
     Parameters
     ----------
     X : (N, p).  y : (N,).  l1_ratio : ρ ∈ (0, 1].
     alphas : decreasing grid; default ``n_alphas`` values from α_max to eps·α_max.
     Gram, Xy : optional precomputed XᵀX (p, p) and Xᵀy (p,).
+    max_iter : sweeps (coordinate-descent sweeps plus conjugate-gradient steps) per α.
+    check_input : False skips the NaN/inf and symmetry checks of X, y, Gram and Xy (shapes
+        are always checked), as scikit-learn's ``check_input=False`` does.
 
     Returns
     -------
     alphas (n_alphas,), coefs (p, n_alphas), dual_gaps (n_alphas,) in the scale of f,
-    n_iters (n_alphas,) full sweeps.
+    n_iters (n_alphas,) sweeps.
 
     Example
     -------
@@ -96,17 +102,39 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
     >>> coefs.shape, bool(np.all(coefs[:, 0] == 0))
     ((5, 5), True)
     """
-    X = as_float_array(X, "X", ndim=2)
-    y = as_float_array(y, "y", ndim=1)
+    if check_input:
+        X = as_float_array(X, "X", ndim=2)
+        y = as_float_array(y, "y", ndim=1)
+    else:
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.ndim != 1:
+            raise ValueError(f"X must be 2-D and y 1-D; got shapes {X.shape} and {y.shape}.")
     n, p = X.shape
     if y.shape[0] != n:
         raise ValueError(f"X and y must have the same number of rows; got {n} and {y.shape[0]}.")
     l1_ratio = check_in_range(l1_ratio, "l1_ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
     tol = check_positive(tol, "tol", strict=False)
     max_iter = check_positive_int(max_iter, "max_iter")
-    G = np.ascontiguousarray(X.T @ X) if Gram is None else np.ascontiguousarray(
-        as_float_array(Gram, "Gram", ndim=2))
-    q = X.T @ y if Xy is None else as_float_array(Xy, "Xy", ndim=1).copy()
+    if Gram is None:
+        G = np.ascontiguousarray(X.T @ X)  # (p, p), symmetric rank-k update
+    else:
+        G = np.ascontiguousarray(as_float_array(Gram, "Gram", ndim=2) if check_input
+                                 else np.asarray(Gram, dtype=np.float64))
+        if G.shape != (p, p):
+            raise ValueError(f"Gram must be XᵀX of shape ({p}, {p}); got {G.shape}.")
+        if check_input:
+            check_symmetric(G, "Gram")
+    if Xy is None:
+        q = X.T @ y
+    else:
+        q = (as_float_array(Xy, "Xy", ndim=1) if check_input
+             else np.asarray(Xy, dtype=np.float64)).copy()
+        if q.shape != (p,):
+            raise ValueError(f"Xy must be Xᵀy of shape ({p},); got {q.shape}.")
+    if coef_init is not None:
+        coef_init = as_float_array(coef_init, "coef_init", ndim=1)
+        if coef_init.shape != (p,):
+            raise ValueError(f"coef_init must have shape ({p},); got {coef_init.shape}.")
     if alphas is None:
         n_alphas = check_positive_int(n_alphas, "n_alphas")
         eps = check_in_range(eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)

@@ -62,6 +62,8 @@ class ObsOptions:
     allocation: str = "uniform"    # "obs": split the block's budget by OBS loss estimates
     max_shift: float = 0.15        # the most a layer's sparsity may move from the target
     block_size: int = 128          # columns per lazy-update block
+    cg_iters: int = 15             # refit: warm-started CG steps (measured: 10–15 reach ~97% of the gain)
+    fast_dtype: bool = True        # float32 column sweep and CG (as SparseGPT); losses in float64
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
 
     def __post_init__(self):
@@ -127,17 +129,20 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     if method != "obs":
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     W64 = W.to(torch.float64)
+    fast = torch.float32 if options.fast_dtype else torch.float64
+    refit_kw = dict(damping=damping, cg_iters=options.cg_iters, cg_dtype=fast)
     if options.mode == "exact" and W.shape[1] <= options.exact_max_inputs:
         result = lw.obs_exact(W64, H, sparsity, pattern, damping=damping)
     else:
-        result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size)
+        result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
+                                dtype=fast)
     if options.alternate:
         alt = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate)
-        candidate = lw.refit(W64, H, alt.mask, damping=damping, W_init=alt.W)
-        base = lw.refit(W64, H, result.mask, damping=damping, W_init=result.W) if options.refit else result
+        candidate = lw.refit(W64, H, alt.mask, W_init=alt.W, **refit_kw)
+        base = lw.refit(W64, H, result.mask, W_init=result.W, **refit_kw) if options.refit else result
         return candidate if candidate.loss < base.loss else base
     if options.refit:
-        refitted = lw.refit(W64, H, result.mask, damping=damping, W_init=result.W)
+        refitted = lw.refit(W64, H, result.mask, W_init=result.W, **refit_kw)
         return refitted if refitted.loss <= result.loss else result
     return result
 

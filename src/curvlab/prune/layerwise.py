@@ -229,7 +229,8 @@ def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
 
 @torch.no_grad()
 def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
-                damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None) -> LayerResult:
+                damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None,
+                dtype: torch.dtype = torch.float64) -> LayerResult:
     """Row-wise OBS in a fixed column order with one Cholesky factor of H⁻¹ and lazy block updates.
 
     Column q is removed (or kept) after columns 0 … q−1 have been; the downdated inverse at that
@@ -240,7 +241,8 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     The mask of each block of ``block_size`` columns is chosen when the block is reached, from
     the saliencies of the already-compensated weights: the ``sparsity`` fraction of the block's
     R × B entries with the lowest L_q (or, for N:M, the m − n lowest of each group). Pass
-    ``mask`` (R, d, True = keep) to prune a fixed mask instead. ``block_size >= d`` makes the
+    ``mask`` (R, d, True = keep) to prune a fixed mask instead. ``dtype`` is the arithmetic of the
+    column sweep (float32 halves the time; H⁻¹ is always factored in float64). ``block_size >= d`` makes the
     mask one layer-wide choice; with H = I it is then exactly layer-wise magnitude pruning.
     """
     sparsity = _check_sparsity(sparsity)
@@ -254,7 +256,8 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     H, dead = damp(H, damping)
     W = W.clone()
     W[:, dead] = 0
-    U = _inverse_cholesky_upper(H)                                                # (d, d)
+    U = _inverse_cholesky_upper(H).to(dtype)                                      # (d, d)
+    W = W.to(dtype)
     keep = torch.ones(R, d, dtype=torch.bool, device=W.device)
     loss = torch.zeros((), dtype=torch.float64, device=W.device)
     for b0 in range(0, d, block_size):
@@ -275,24 +278,25 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
             if pattern is not None and mask is None and j % pattern[1] == 0:
                 group = W1[:, j:j + pattern[1]].square() / torch.diagonal(U1)[j:j + pattern[1]].square()
                 keep1[:, j:j + pattern[1]] = select_mask(group, 0.0, pattern)
-            q = torch.where(keep1[:, j], w, torch.zeros_like(w))
-            loss += 0.5 * ((w - q).square()).sum() / u_jj.square()                # Σ L_q  (8)
-            err = (w - q) / u_jj                                                  # (R,)
+            q = w * keep1[:, j]
+            err = (w - q) / u_jj                                                  # (R,); L_q = ½ err²  (8)
             W1[:, j:] -= err.unsqueeze(1) * U1[j, j:].unsqueeze(0)                # (7), within block
             W1[:, j] = q
             Err1[:, j] = err
         W[:, b0:b1] = W1
         W[:, b1:] -= Err1 @ U[b0:b1, b1:]                                         # lazy update (7)
+        loss += 0.5 * Err1.to(torch.float64).square().sum()                       # Σ L_q  (8)
         keep[:, b0:b1] = keep1
     W[~keep] = 0.0
-    return LayerResult(W, keep, float(loss))
+    return LayerResult(W.to(torch.float64), keep, float(loss))
 
 
 # ---------------------------------------------------------------- refit on a fixed mask
 
 @torch.no_grad()
 def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per_chunk: int = 32,
-          W_init: Tensor | None = None, method: str = "auto", cg_iters: int = 25) -> LayerResult:
+          W_init: Tensor | None = None, method: str = "auto", cg_iters: int = 25,
+          cg_dtype: torch.dtype = torch.float64) -> LayerResult:
     """For a fixed keep-``mask``, each row's exact least-squares refit of its kept weights S:
 
         min_ŵ ½ (w − ŵ)ᵀ H (w − ŵ)  s.t. ŵ_P = 0   ⇒   H_SS ŵ_S = (H w)_S.
@@ -324,14 +328,15 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
             L = _cholesky(A, "the kept block H_SS")
             out[s:s + rows_per_chunk] = torch.cholesky_solve(b[s:s + rows_per_chunk].unsqueeze(2), L).squeeze(2)
     elif method == "cg":
-        x = (W_init.to(W) if W_init is not None else W) * Mf                     # (R, d)
-        inv_diag = 1.0 / torch.diagonal(H)                                       # Jacobi preconditioner
-        r = b - (x @ H) * Mf
+        Hc, Mc, b = H.to(cg_dtype), Mf.to(cg_dtype), b.to(cg_dtype)
+        x = (W_init.to(W) if W_init is not None else W).to(cg_dtype) * Mc        # (R, d)
+        inv_diag = 1.0 / torch.diagonal(Hc)                                      # Jacobi preconditioner
+        r = b - (x @ Hc) * Mc
         z = r * inv_diag
         p = z.clone()
         rz = (r * z).sum(1, keepdim=True)
         for _ in range(cg_iters):
-            Ap = (p @ H) * Mf
+            Ap = (p @ Hc) * Mc
             alpha = rz / (p * Ap).sum(1, keepdim=True).clamp_min(1e-300)
             x += alpha * p
             r -= alpha * Ap
@@ -339,7 +344,7 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
             rz_new = (r * z).sum(1, keepdim=True)
             p = z + (rz_new / rz.clamp_min(1e-300)) * p
             rz = rz_new
-        out = x
+        out = x.to(torch.float64)
     else:
         raise ValueError(f"method must be 'auto', 'cholesky' or 'cg'; got {method!r}.")
     out = out * Mf

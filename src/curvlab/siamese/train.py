@@ -166,7 +166,7 @@ def _max_even_pairs(codes: np.ndarray) -> int:
     sizes = np.bincount(codes).astype(np.int64)
     pos = int((sizes * (sizes - 1) // 2).sum())
     neg = int((sizes.sum() ** 2 - (sizes ** 2).sum()) // 2)
-    return 2 * max(1, min(pos, neg))
+    return 2 * max(1, min(pos, neg) // 2)   # at most half of the distinct pairs: rejection stays cheap
 
 
 def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
