@@ -1,13 +1,17 @@
 """Linear-estimator benchmarks: elastic-net path, large OLS, chunked OLS, AR(1) GLS.
 
-    .venv/bin/python benchmarks/bench_linear.py [--quick] [--repeats R]
+    .venv/bin/python benchmarks/bench_linear.py [--quick] [--repeats R] [--only-enet] [--tight]
 
 1. Elastic-net path (n=5000, p=500, pairwise correlation 0.5, 100 λ down to 1e-3·λ_max,
    l1_ratio=0.5): curvlab.linear.enet_path vs glmnet (python-glmnet, covariance mode) vs
    sklearn.linear_model.enet_path, all on the same centred data and the same λ grid. glmnet
    stops on its own criterion, so we compute the duality gap of glmnet's solutions and ask
    curvlab and sklearn for a gap at least as small (tol = glmnet's largest relative gap);
-   objective values along the path are compared.
+   objective values along the path are compared, and every solver's final gaps are
+   recomputed with one formula. Rows: both libraries' defaults (each forms XᵀX itself —
+   scikit-learn's precompute="auto" does so for n > p), their fastest settings (XᵀX and Xᵀy
+   passed in, input checks off), "XᵀX alone" (the floor of any Gram-based solver), the same
+   with BLAS limited to 1 thread for every peer, and scikit-learn's default tol=1e-4.
 2. OLS on n=2e6, d=50 (well conditioned) vs numpy X.T @ X alone (the floor of a
    normal-equations solver); and a chunked fit of 1e6 rows from a memory-mapped file.
 3. GLS with AR(1) errors: curvlab (O(N) whitening) time and peak memory vs statsmodels GLS
@@ -102,7 +106,7 @@ def _rel_gaps(G, q, yy, coefs, grid, n, l1):
     return out
 
 
-def bench_enet(n: int, p: int, repeats: int, rows: list) -> None:
+def bench_enet(n: int, p: int, repeats: int, rows: list, tight: bool = False) -> None:
     """Elastic-net path: curvlab vs glmnet vs scikit-learn, same data, grid and gap rule."""
     import glmnet
     from sklearn.linear_model import enet_path as sk_enet_path
@@ -154,12 +158,12 @@ def bench_enet(n: int, p: int, repeats: int, rows: list) -> None:
                                                         copy_X=False, check_input=False),
         }
 
-    def report(tol, tag, with_glmnet, threads=None):
+    def report(tol, tag, with_glmnet, threads=None, reps=repeats):
         fns = solvers(tol)
         if with_glmnet:
             fns["glmnet"] = run_glmnet
         with threadpool_limits(threads):
-            t = _interleaved(fns, repeats)
+            t = _interleaved(fns, reps)
         coefs = {"curvlab": fns["curvlab"]()[1], "sklearn": fns["sklearn"]()[1]}
         if with_glmnet:
             coefs["glmnet"] = gl.coef_path_[:, :k]
@@ -169,7 +173,7 @@ def bench_enet(n: int, p: int, repeats: int, rows: list) -> None:
         excess = ", ".join(f"{name} {np.max((v - best) / best):.1e}" for name, v in F.items())
         gaps = ", ".join(f"{name} {np.max(_rel_gaps(G, q, yy, C, grid, n, l1)):.1e}"
                          for name, C in coefs.items())
-        times = " | ".join(f"{name} {v:.3f}s" for name, v in t.items())
+        times = "; ".join(f"{name} {v:.3f}s" for name, v in t.items())
         gram_share = t["XᵀX alone"] / t["curvlab"]
         ratios = (f"curvlab/sklearn = {t['curvlab'] / t['sklearn']:.2f} (both forming XᵀX; floor "
                   f"XᵀX/sklearn = {t['XᵀX alone'] / t['sklearn']:.2f}); Gram given: "
@@ -185,6 +189,8 @@ def bench_enet(n: int, p: int, repeats: int, rows: list) -> None:
     report(tol, "", with_glmnet=True)
     report(tol, ", BLAS 1 thread (all)", with_glmnet=True, threads=1)
     report(1e-4, " (scikit-learn's default tol)", with_glmnet=False)
+    if tight:  # scikit-learn needs tens of seconds per path here: one timed run each
+        report(1e-8, " (tight; 1 timed run after 1 warm-up)", with_glmnet=False, reps=1)
 
 
 def bench_ols(n: int, d: int, repeats: int, rows: list) -> None:
@@ -262,13 +268,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--only-enet", action="store_true", help="run the elastic-net path benchmark only")
+    ap.add_argument("--tight", action="store_true",
+                    help="add an elastic-net row at tol=1e-8 (scikit-learn takes minutes)")
     args = ap.parse_args()
     q = args.quick
     repeats = args.repeats or (2 if q else 5)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(_versions())
     rows: list = []
-    bench_enet(1000 if q else 5000, 100 if q else 500, repeats, rows)
+    bench_enet(1000 if q else 5000, 100 if q else 500, repeats, rows, tight=args.tight)
     if args.only_enet:
         _print_rows(rows)
         return

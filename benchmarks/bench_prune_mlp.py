@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(ALL_METHODS), choices=ALL_METHODS)
     ap.add_argument("--expensive-seeds", type=int, default=None,
                     help="run the dense Gauss–Newton / |H| peers on only the first K seeds")
+    ap.add_argument("--iterative-step", type=float, default=None,
+                    help="sparsity added per round of iterative OBS (default 0.025)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None, help="write the raw results here")
     args = ap.parse_args()
@@ -40,7 +42,8 @@ def main() -> None:
     size = "quick" if args.quick else "full"
     seeds = tuple(args.seeds[:1] if args.quick else args.seeds)
     t0 = time.perf_counter()
-    r = run_digits(size, seeds, tuple(args.methods), expensive_seeds=args.expensive_seeds)
+    r = run_digits(size, seeds, tuple(args.methods), expensive_seeds=args.expensive_seeds,
+                   iterative_step=args.iterative_step)
     elapsed = time.perf_counter() - t0
     sp = r["sparsities"]
     print(f"\ndigits MLP {'-'.join(map(str, r['sizes']))}, seeds {list(seeds)}, dense test accuracy "

@@ -126,3 +126,99 @@ def test_bad_input(diabetes):
         ElasticNet().fit(np.where(X > 0.1, np.nan, X), y)
     with pytest.raises(ValueError, match="l1_ratio must lie"):
         ElasticNetCV(l1_ratio=0.0).fit(X, y)
+
+
+def _correlated(n, p, rho=0.5, seed=0):
+    """The benchmark's design: pairwise correlation rho, ≤ 10 true nonzeros, unit-variance y."""
+    rng = np.random.default_rng(seed)
+    X = np.sqrt(rho) * rng.standard_normal((n, 1)) + np.sqrt(1 - rho) * rng.standard_normal((n, p))
+    beta = np.zeros(p)
+    k = min(10, p)
+    beta[:k] = rng.choice([-1, 1], k) * rng.uniform(0.5, 2, k)
+    y = X @ beta + rng.standard_normal(n)
+    y = y / y.std()
+    return X - X.mean(0), y - y.mean()
+
+
+def _f(X, y, coef, alpha, l1_ratio):
+    """scikit-learn's objective, computed directly from X and y."""
+    r = y - X @ coef
+    return r @ r / (2 * len(y)) + alpha * l1_ratio * np.abs(coef).sum() + \
+        0.5 * alpha * (1 - l1_ratio) * coef @ coef
+
+
+@pytest.mark.parametrize("n,p", [(300, 60), (80, 120)])
+def test_path_correlated_design_matches_sklearn(n, p):
+    # reference: sklearn.linear_model.enet_path on a correlated design (ρ = 0.5), where the
+    # conjugate-gradient phase and the strong rule do most of the work; objectives to 1e-8
+    X, y = _correlated(n, p)
+    a1, c1, g1, it = enet_path(X, y, l1_ratio=0.5, n_alphas=40, eps=1e-3, tol=1e-12,
+                               max_iter=100_000)
+    a2, c2, _ = sk.enet_path(X, y, l1_ratio=0.5, alphas=40, eps=1e-3, tol=1e-12,
+                             max_iter=100_000)
+    np.testing.assert_allclose(a1, a2, rtol=1e-12)
+    F1 = np.array([_f(X, y, c1[:, k], a, 0.5) for k, a in enumerate(a1)])
+    F2 = np.array([_f(X, y, c2[:, k], a, 0.5) for k, a in enumerate(a1)])
+    assert np.max(np.abs(F1 - F2) / F2) < 1e-8
+    assert np.all(F1 <= F2 * (1 + 1e-10))
+    assert np.all(g1 <= 1e-12 * (y @ y) / n)
+    assert np.count_nonzero(c1[:, -1]) > 20  # a real active set at the end of the path
+
+
+def test_duality_gap_matches_augmented_formula():
+    # reference: the gap written out on the explicit augmented data X̂ = [X; √λ₁I], ŷ = [y; 0]
+    # in numpy (dual point θ = s·r̂ rescaled to ‖X̂ᵀθ‖_∞ ≤ μ), versus the O(p) kernel
+    from curvlab.linear._cd import duality_gap
+
+    X, y = _correlated(60, 15, seed=1)
+    rng = np.random.default_rng(2)
+    beta = rng.standard_normal(15) * (rng.random(15) < 0.5)
+    lam1, mu = 3.0, 5.0
+    X_aug = np.vstack([X, np.sqrt(lam1) * np.eye(15)])
+    y_aug = np.concatenate([y, np.zeros(15)])
+    r_aug = y_aug - X_aug @ beta
+    P = 0.5 * r_aug @ r_aug + mu * np.abs(beta).sum()
+    s = min(1.0, mu / np.max(np.abs(X_aug.T @ r_aug)))
+    theta = s * r_aug
+    D = y_aug @ theta - 0.5 * theta @ theta
+    G, q = X.T @ X, X.T @ y
+    gap, primal, s_k = duality_gap(q, y @ y, beta, q - G @ beta, lam1, mu)
+    assert primal == pytest.approx(P, rel=1e-12)
+    assert s_k == pytest.approx(s, rel=1e-12)
+    assert gap == pytest.approx(P - D, rel=1e-9)
+
+
+def test_elastic_net_p_greater_than_n_matches_augmented_lasso():
+    # reference: sklearn Lasso on the explicit augmented matrix, correlated design with p > n
+    X, y = _correlated(50, 80, seed=3)
+    n, p = X.shape
+    lam1, lam2 = 2.0, 6.0
+    ours = ElasticNet(lam1=lam1, lam2=lam2, fit_intercept=False, **TIGHT).fit(X, y)
+    X_aug = np.vstack([X, np.sqrt(lam1) * np.eye(p)])
+    y_aug = np.concatenate([y, np.zeros(p)])
+    lasso = sk.Lasso(alpha=lam2 / (2 * (n + p)), fit_intercept=False, **TIGHT).fit(X_aug, y_aug)
+    F_ref = enet_objective(X, y, lasso.coef_, 0.0, lam1, lam2)
+    assert abs(ours.objective(X, y) - F_ref) / F_ref < 1e-8
+
+
+def test_path_gram_given_and_unchecked_input_agree():
+    # reference: the same path with XᵀX and Xᵀy computed inside (bit-for-bit inputs)
+    X, y = _correlated(120, 30, seed=4)
+    G, q = X.T @ X, X.T @ y
+    _, c1, _, _ = enet_path(X, y, n_alphas=20, tol=1e-10)
+    _, c2, _, _ = enet_path(X, y, n_alphas=20, tol=1e-10, Gram=G, Xy=q, check_input=False)
+    np.testing.assert_allclose(c1, c2, rtol=1e-12, atol=1e-14)
+
+
+def test_path_bad_precomputed_input():
+    X, y = _correlated(40, 5, seed=5)
+    with pytest.raises(ValueError, match=r"Gram must be XᵀX of shape \(5, 5\)"):
+        enet_path(X, y, Gram=np.eye(4))
+    with pytest.raises(ValueError, match="Gram must be symmetric"):
+        enet_path(X, y, Gram=np.triu(np.ones((5, 5))))
+    with pytest.raises(ValueError, match=r"Xy must be Xᵀy of shape \(5,\)"):
+        enet_path(X, y, Xy=np.ones(3))
+    with pytest.raises(ValueError, match=r"coef_init must have shape \(5,\)"):
+        enet_path(X, y, coef_init=np.ones(6))
+    with pytest.raises(ValueError, match="Gram contains NaN"):
+        enet_path(X, y, Gram=np.full((5, 5), np.nan))

@@ -215,7 +215,8 @@ def _cg_active(G, q, yy, beta, c, lam1, mu, tol, max_cg, act, d, w):
 def _solve(G, q, yy, beta, c, lam1, mu, tol, max_iter, screen, strong, state, ws, act, d, w):
     """Minimise P(β) from the warm start ``beta``; working set = β_j ≠ 0 or |c_j| ≥ strong.
 
-    state, ws, act (p,) ints and d, w (p,) floats are work buffers. Returns (gap, sweeps, screened). For μ = 0 (ridge: no L1 dual) ``gap`` is
+    state, ws, act (p,) ints and d, w (p,) floats are work buffers. Returns (gap, sweeps,
+    screened); sweeps counts CD sweeps and CG steps. For μ = 0 (ridge: no L1 dual) ``gap`` is
     the largest coordinate decrease ½(G_jj + λ₁)δ² of the last sweep.
     """
     p = G.shape[0]
@@ -314,7 +315,7 @@ def enet_gram_path(G, q, yy, beta, c, lam1s, mus, mu_prev, tol, max_iter, screen
     act, d, w = np.empty(p, dtype=np.int64), np.empty(p), np.empty(p)
     for k in range(lam1s.shape[0]):
         mu = mus[k]
-        strong = 2.0 * mu - mu_prev  # sequential strong rule; ≤ μ, so never misses a KKT violator at start
+        strong = 2.0 * mu - mu_prev  # sequential strong rule (≤ μ: no violator left out)
         gap, sweeps, _ = _solve(G, q, yy, beta, c, lam1s[k], mu, tol, max_iter, screen, strong,
                                 state, ws, act, d, w)
         for j in range(p):

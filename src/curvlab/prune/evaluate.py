@@ -83,16 +83,17 @@ def heldout_layer_errors(dense: nn.Module, pruned: nn.Module, batches: Iterable[
     for name in names:
         module = modules[name]
         W = weight_matrix(dense_modules[name]).to(torch.float64)                  # (R, d)
-        delta = W - weight_matrix(module).to(torch.float64)
+        delta = (W - weight_matrix(module).to(torch.float64)).to(torch.float32)  # float64 difference
+        W = W.to(torch.float32)
 
         def hook(mod, args, output, W=W, delta=delta, name=name):
             x = args[0]
             mask = state["mask"]
             if mask is not None and x.dim() == 3 and tuple(mask.shape) == tuple(x.shape[:2]):
                 x = x[mask.to(torch.bool)]
-            X = layer_inputs(mod, x).to(torch.float64)                            # (m, d)
-            sums[name][0] += float((X @ delta.T).square().sum())
-            sums[name][1] += float((X @ W.T).square().sum())
+            X = layer_inputs(mod, x).to(W.dtype)                                  # (m, d)
+            sums[name][0] += float((X @ delta.T).double().square().sum())
+            sums[name][1] += float((X @ W.T).double().square().sum())
         handles.append(module.register_forward_hook(hook))
     try:
         for batch in batches:
