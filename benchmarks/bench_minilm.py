@@ -39,7 +39,8 @@ METHODS = {
     "obs-blocked (no refit)": ("obs", ObsOptions(refit=False)),
     "obs +refit": ("obs", ObsOptions(refit=True)),
     "obs +refit +alloc": ("obs", ObsOptions(refit=True, allocation="obs")),
-    "obs +refit +alternate": ("obs", ObsOptions(refit=True, alternate=20)),
+    "obs +refit +alternate": ("obs", ObsOptions(refit=True, alternate=40)),
+    "obs +refit +alternate +alloc": ("obs", ObsOptions(refit=True, alternate=40, allocation="obs")),
 }
 
 

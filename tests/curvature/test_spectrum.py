@@ -124,3 +124,93 @@ def test_spectrum_bad_input(hessian_pair):
         hutchpp(H, 2)
     with pytest.raises(TypeError, match="expected a HessianOperator"):
         lanczos("H")
+
+
+# ----------------------------------------------------------------- the certified stopping rule
+def _close_pair_matrix(P=300, gap=1e-2, seed=0):
+    """A = U diag(λ) Uᵀ with λ₁ = 1, λ₂ = 1 − gap (the trained-network case) and the rest in [−0.3, 0.9]."""
+    rng = np.random.default_rng(seed)
+    lam = np.concatenate([[1.0, 1.0 - gap], rng.uniform(-0.3, 0.9, P - 2)])
+    U, _ = np.linalg.qr(rng.standard_normal((P, P)))
+    A = (U * lam) @ U.T
+    return torch.from_numpy((A + A.T) / 2), np.linalg.eigvalsh((A + A.T) / 2)
+
+
+@pytest.mark.parametrize("gap", [1e-1, 1e-2, 1e-3])
+def test_residual_rule_guarantees_relative_accuracy(gap):
+    A, lam = _close_pair_matrix(gap=gap)
+    for tol in (1e-3, 1e-4, 1e-6):
+        for seed in range(3):
+            res = lanczos(A, k=1, tol=tol, seed=seed)  # bound="residual"
+            theta, err = res.lam_max, float(res.errors[0])
+            assert res.converged and err == res.residuals[0]
+            assert theta <= lam[-1] + 1e-12  # Cauchy interlacing: the Ritz value is a lower bound
+            assert err <= tol * abs(theta)
+            assert lam[-1] - theta <= tol * lam[-1]  # the requested accuracy holds (vs eigvalsh)
+            if gap > tol:  # λ_max ∈ [θ, θ + r]; a cluster narrower than tol may count as one eigenvalue
+                assert lam[-1] - theta <= err + 1e-12
+
+
+def test_gap_rule_holds_for_a_resolved_gap_and_fails_inside_a_cluster():
+    # a resolved gap: the Kato–Temple bound holds and stops earlier than the residual rule
+    A, lam = _close_pair_matrix(gap=1e-1)
+    for seed in range(3):
+        fast = lanczos(A, k=1, tol=1e-4, seed=seed, bound="gap")
+        slow = lanczos(A, k=1, tol=1e-4, seed=seed)
+        assert lam[-1] - fast.lam_max <= fast.errors[0] <= 1e-4 * fast.lam_max
+        assert fast.errors[0] < fast.residuals[0] / 10  # the quadratic term is what stopped it
+        assert fast.num_matvecs < slow.num_matvecs
+    # λ₂ = (1 − 10⁻³)λ₁ with tol 10⁻⁴: the cluster is not resolved when the gap rule fires
+    A, lam = _close_pair_matrix(gap=1e-3)
+    errs = [lam[-1] - lanczos(A, k=1, tol=1e-4, seed=s, bound="gap").lam_max for s in range(3)]
+    assert max(errs) > 1e-4 * lam[-1]  # the documented failure, measured against eigvalsh
+    errs = [lam[-1] - lanczos(A, k=1, tol=1e-4, seed=s).lam_max for s in range(3)]
+    assert max(errs) <= 1e-4 * lam[-1]
+
+
+def test_stopping_rule_stops_at_the_first_certified_step():
+    A, lam = _close_pair_matrix(gap=1e-2, seed=1)
+    for bound in ("residual", "gap"):
+        res = lanczos(A, k=1, tol=1e-4, seed=0, bound=bound)
+        with pytest.warns(RuntimeWarning, match="did not reach"):
+            short = lanczos(A, k=1, tol=1e-4, seed=0, max_matvecs=res.num_matvecs - 1, bound=bound)
+        assert not short.converged and short.errors[0] > 1e-4 * short.lam_max
+        # the residual is the true one, ‖A y − θ y‖, computed from the Ritz vector
+        y = res.eigenvectors[:, 0]
+        assert float(torch.linalg.vector_norm(A @ y - res.lam_max * y)) == pytest.approx(res.residuals[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("bound", ["residual", "gap"])
+@pytest.mark.parametrize("which", ["LA", "SA"])
+def test_stopping_rule_bounds_every_wanted_eigenvalue(hessian_pair, which, bound):
+    H, H_ref = hessian_pair
+    lam = np.linalg.eigvalsh(H_ref)
+    res = lanczos(H, k=3, which=which, tol=1e-6, seed=2, bound=bound)
+    expected = lam[::-1][:3] if which == "LA" else lam[:3]
+    err = np.abs(res.eigenvalues.numpy() - expected)
+    assert np.all(err <= res.errors + 1e-12) and res.converged
+    assert np.all(res.errors <= 1e-6 * np.abs(res.eigenvalues.numpy()))
+
+
+def test_single_ritz_value_is_not_certified_by_a_gap():
+    # one product gives θ = vᵀAv and no information on λ₂: only the residual bound may be used
+    A = torch.diag(torch.tensor([2.0, 1.0]))
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        res = lanczos(A, k=1, tol=1e-12, max_matvecs=1, v0=torch.tensor([1.0, 1.0]), bound="gap")
+    assert res.errors[0] == pytest.approx(res.residuals[0])
+    assert res.errors[0] >= 2.0 - res.lam_max - 1e-12  # θ = 1.5, r = 0.5: λ_max = 2 within the bound
+
+
+def test_bad_bound(hessian_pair):
+    H, _ = hessian_pair
+    with pytest.raises(ValueError, match="bound must be one of"):
+        lanczos(H, bound="kato")
+
+
+def test_zero_hessian_block_from_a_linear_loss():
+    # L = mean(Xθ): ∇L does not depend on θ, so H = 0 (the gradient has no graph at all)
+    model = nn.Linear(3, 1)
+    X = torch.randn(10, 3, generator=torch.Generator().manual_seed(0))
+    H = HessianOperator(model, lambda out, t: out.mean(), (X, torch.zeros(10)))
+    v = torch.randn(H.dim, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(H.matvec(v), torch.zeros(H.dim), rtol=0, atol=0)

@@ -6,16 +6,22 @@ the Hessian H = ∇²L(θ) — the H of the quadratic model (1) and of Newton's 
     H v = Σ_b (n_b/N) · d/dα ∇ℓ_b(θ + αv) |_{α=0},
 
 Two exact ways to compute it (Pearlmutter 1994, "Fast exact multiplication by the Hessian"),
-both with ``torch.func``:
+both exact:
 
 * ``method="forward-over-reverse"``: ``jvp`` of ``grad`` — a forward and a backward pass
   that each carry a tangent.
-* ``method="reverse-over-reverse"`` (default): ``vjp`` of ``grad``, using H = Hᵀ. Its
-  linearization of ∇ℓ_b at θ can be *kept* between products (``cache=True``, the default
-  for a single ``(X, y)`` batch), so that each further product is one backward pass over
-  the recorded graph instead of a forward and two backward passes. It is rebuilt
-  automatically when the parameters change (tracked by their in-place version counters),
-  so a cached operator never answers for stale weights.
+* ``method="reverse-over-reverse"`` (default): the vector-Jacobian product of ∇ℓ_b, using
+  H = Hᵀ: H_b v = ∂(∇ℓ_b · v)/∂θ. ∇ℓ_b is computed once with its own autograd graph
+  (``create_graph=True``) and each product is one backward pass through that graph. The
+  graph is *kept* between products (``cache=True``, the default for a single ``(X, y)``
+  batch), so a further product costs one backward pass instead of a forward and two
+  backward passes. It is rebuilt automatically when the parameters change (tracked by
+  their in-place version counters), so a cached operator never answers for stale weights.
+  This path uses plain ``torch.autograd`` (with ``functional_call``), not ``torch.func``'s
+  transforms: the first ``torch.func.grad``/``vjp`` call of a process imports
+  ``torch._dynamo`` (seconds), and the recorded graph replays about as fast (measured,
+  ``benchmarks/curvature.md``).
+* ``method="forward-over-reverse"``: ``torch.func.jvp`` of ``torch.func.grad``.
 
 Why the default is reverse-over-reverse: on torch 2.13, forward-mode differentiation of
 ``nn.MSELoss``'s backward raises "ZeroTensors are immutable", and on CPU we measured the
@@ -85,13 +91,23 @@ class HessianOperator:
                  method: str = "reverse-over-reverse", cache: bool | None = None):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-        self.objective = Objective(model, loss_fn, data, params=params)
+        self.objective = Objective(model, loss_fn, data, params=params, check_loss=False)
         self.gauss_newton = bool(gauss_newton)
         self.method = method
         self.cache = (self.objective.batches.num_batches == 1) if cache is None else bool(cache)
         self.num_matvecs = 0
         self._cached: list[tuple[Callable, float]] | None = None
         self._cached_versions: tuple[int, ...] | None = None
+        if self.cache and self._uses_gradient_graph:
+            # build the gradient graphs now: their forward pass also checks that the loss is a
+            # scalar, so construction costs one forward and one backward pass, not an extra forward
+            self._refresh_cache()
+        else:
+            self.objective.check_loss()
+
+    @property
+    def _uses_gradient_graph(self) -> bool:
+        return not self.gauss_newton and self.method == "reverse-over-reverse"
 
     @property
     def dim(self) -> int:
@@ -114,11 +130,15 @@ class HessianOperator:
         obj = self.objective
         v = obj.check_vector(v)
         tangents = obj.as_dict(v)
-        out = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
-        with torch.no_grad():  # torch.func does the differentiation; no autograd graph on the module
+        out: Tensor | None = None
+        with torch.no_grad():  # the products differentiate explicitly; no graph is recorded on the module
             for product, w in self._products():
                 hv = product(tangents)
-                out += w * flatten([hv[n] for n in obj.names])
+                term = flatten([hv[n] for n in obj.names])  # (P,)
+                if out is None:
+                    out = term if w == 1.0 else w * term
+                else:
+                    out += w * term
         self.num_matvecs += 1
         return out
 
@@ -137,25 +157,29 @@ class HessianOperator:
             return
         versions = tuple(p._version for p in self.objective.params)
         if self._cached is None or versions != self._cached_versions:
-            primals = self.objective.primals()
-            with torch.no_grad():
-                self._cached = [(self._batch_product(primals, X, y, prepare=True), w)
-                                for X, y, w in self.objective.batches]
-            self._cached_versions = versions
+            self._refresh_cache()
         yield from self._cached
 
-    def _batch_product(self, primals, X, y, *, prepare: bool = False) -> Callable[[dict], dict]:
+    def _refresh_cache(self) -> None:
+        versions = tuple(p._version for p in self.objective.params)
+        primals = self.objective.primals()
+        first = True
+        cached = []
+        for X, y, w in self.objective.batches:
+            cached.append((self._batch_product(primals, X, y, prepare=True, check=first), w))
+            first = False
+        self._cached, self._cached_versions = cached, versions
+
+    def _batch_product(self, primals, X, y, *, prepare: bool = False,
+                       check: bool = False) -> Callable[[dict], dict]:
         obj = self.objective
         if self.gauss_newton:
             return self._batch_ggn(primals, X, y)
+        if self.method == "reverse-over-reverse":
+            return self._batch_gradient_graph(primals, X, y, keep=prepare, check=check)
 
         def grad_loss(p):
             return grad(obj.batch_loss)(p, X, y)
-
-        if self.method == "reverse-over-reverse":
-            # H_b v = (vᵀ ∇²ℓ_b)ᵀ: the vector-Jacobian product of ∇ℓ_b, H symmetric
-            _, pullback = vjp(grad_loss, primals)
-            return lambda tangents: pullback(tangents)[0]
 
         # H_b v = d/dα ∇ℓ_b(θ + αv): forward-mode derivative of the reverse-mode gradient
         def forward_over_reverse(tangents):
@@ -170,6 +194,33 @@ class HessianOperator:
                 ) from exc
 
         return forward_over_reverse
+
+    def _batch_gradient_graph(self, primals, X, y, *, keep: bool, check: bool) -> Callable[[dict], dict]:
+        """v ↦ H_b v as one backward pass through the recorded graph of g = ∇ℓ_b(θ).
+
+        H_b v = ∂(gᵀv)/∂θ (H_b symmetric). ``keep`` retains the graph for further products.
+        """
+        obj = self.objective
+        names = obj.names
+        leaves = {n: t.requires_grad_(True) for n, t in primals.items()}  # fresh leaves sharing storage
+        inputs = [leaves[n] for n in names]
+        with torch.enable_grad():
+            value = obj.batch_loss(leaves, X, y)
+            if check:
+                obj.check_loss_value(value)
+            g = torch.autograd.grad(value, inputs, create_graph=True, allow_unused=True)
+        # a gradient that does not depend on θ (a loss linear in that block) has no graph: H's rows are 0
+        live = [i for i, gi in enumerate(g) if gi is not None and gi.requires_grad]
+        outputs = [g[i] for i in live]
+
+        def product(tangents: dict[str, Tensor]) -> dict[str, Tensor]:
+            if not outputs:
+                return {n: torch.zeros_like(t) for n, t in leaves.items()}
+            hv = torch.autograd.grad(outputs, inputs, grad_outputs=[tangents[names[i]] for i in live],
+                                     retain_graph=keep, allow_unused=True)
+            return {n: torch.zeros_like(leaves[n]) if h is None else h for n, h in zip(names, hv)}
+
+        return product
 
     def _batch_ggn(self, primals, X, y) -> Callable[[dict], dict]:
         # G_b v = J_bᵀ ∇²_z ℓ_b (J_b v), z = f(X_b; θ)

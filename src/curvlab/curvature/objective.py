@@ -38,13 +38,16 @@ class Objective:
     data : an ``(X, y)`` pair or an iterable of batches (see :class:`~curvlab.curvature.data.Batches`).
     params : the parameters θ stands for (default: all with ``requires_grad``); the others
         are held at their current values.
+    check_loss : evaluate the loss once now to check it is a scalar (one forward pass). A
+        caller that evaluates it anyway (``HessianOperator`` building its gradient graph)
+        passes ``False`` and calls :meth:`check_loss_value` on its own value instead.
 
     Raises ``ValueError`` for a model without trainable parameters, empty data, or a loss
     that is not a scalar.
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
-                 params: Iterable[Tensor] | None = None):
+                 params: Iterable[Tensor] | None = None, check_loss: bool = True):
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable as loss_fn(output, target); got {type(loss_fn).__name__}.")
         self.model = model
@@ -55,7 +58,8 @@ class Objective:
         self.device: torch.device = first.device
         self.dim: int = num_params(self.params)
         self.batches = as_batches(data, device=self.device)
-        self._check_scalar_loss()
+        if check_loss:
+            self.check_loss()
 
     # ------------------------------------------------------------------ functional form
     def primals(self) -> dict[str, Tensor]:
@@ -115,13 +119,20 @@ class Objective:
         return v.to(dtype=self.dtype, device=self.device)
 
     # ------------------------------------------------------------------ checks
-    def _check_scalar_loss(self) -> None:
+    def check_loss(self) -> None:
+        """Raise ``ValueError`` unless the loss of the first batch is a scalar (one forward pass)."""
         X, y = self.batches.first()
         with torch.no_grad():
             value = self.batch_loss(self.primals(), X, y)
+        self.check_loss_value(value)
+
+    def check_loss_value(self, value: object) -> None:
+        """Raise ``ValueError`` unless ``value`` (a loss_fn result) is a scalar tensor."""
         if not isinstance(value, Tensor) or value.numel() != 1 or value.ndim != 0:
             shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(
                 f"loss_fn must return a scalar (the mean over the batch); got {shape}. Use "
                 "reduction='mean' (e.g. nn.MSELoss()), or wrap it: lambda out, y: f(out, y).mean()."
             )
+
+    _check_scalar_loss = check_loss  # the former private name

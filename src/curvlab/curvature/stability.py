@@ -58,10 +58,13 @@ class StableLR:
 def max_stable_lr(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
                   params: Iterable[Tensor] | None = None, tol: float = 1e-4,
                   gauss_newton: bool = False, max_matvecs: int | None = None,
-                  seed: int | torch.Generator | None = 0) -> StableLR:
+                  seed: int | torch.Generator | None = 0, bound: str = "residual") -> StableLR:
     """The largest stable gradient-descent step 2/λ_max of the full-data loss, eq. (36).
 
-    λ_max is found by Lanczos on Hessian-vector products to relative accuracy ``tol``.
+    λ_max is found by Lanczos on Hessian-vector products and stopped as soon as its
+    a-posteriori error bound certifies relative accuracy ``tol``: λ_max ∈ [θ, θ + err] with
+    err ≤ tol·θ (``bound`` as in :func:`~curvlab.curvature.lanczos.lanczos`; the default
+    residual bound stays valid when the top eigenvalues are close, as after training).
 
     Example
     -------
@@ -70,7 +73,7 @@ def max_stable_lr(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
     """
     tol = check_positive(tol, "tol")
     H = HessianOperator(model, loss_fn, data, params=params, gauss_newton=gauss_newton)
-    res = lanczos(H, k=1, which="LA", tol=tol, max_matvecs=max_matvecs, seed=seed)
+    res = lanczos(H, k=1, which="LA", tol=tol, max_matvecs=max_matvecs, seed=seed, bound=bound)
     lam, err = res.lam_max, float(res.errors[0])
     if lam <= 0:
         return StableLR(math.inf, lam, err, (2 / (lam + err) if lam + err > 0 else math.inf, math.inf),

@@ -58,7 +58,8 @@ class ObsOptions:
 
     mode: str = "blocked"          # "blocked" (SparseGPT-style order) or "exact" (OBC per row)
     refit: bool = True             # exact least-squares refit of the kept weights on the final mask
-    alternate: int = 0             # iterations of alternating mask selection (0 = off)
+    alternate: int = 0             # iterations of alternating mask selection (0 = off; 40 is good)
+    alternate_max_inputs: int = 512  # alternate only on layers this narrow (the cost is R·d² per step)
     allocation: str = "uniform"    # "obs": split the block's budget by OBS loss estimates
     max_shift: float = 0.15        # the most a layer's sparsity may move from the target
     block_size: int = 128          # columns per lazy-update block
@@ -136,8 +137,9 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
                                 dtype=fast)
-    if options.alternate:
-        alt = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate)
+    if options.alternate and W.shape[1] <= options.alternate_max_inputs:
+        alt = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate,
+                           dtype=fast)
         candidate = lw.refit(W64, H, alt.mask, W_init=alt.W, **refit_kw)
         base = lw.refit(W64, H, result.mask, W_init=result.W, **refit_kw) if options.refit else result
         return candidate if candidate.loss < base.loss else base
