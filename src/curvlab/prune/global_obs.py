@@ -185,7 +185,10 @@ def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
         step_cost.append(float(0.5 * w_loc[Q] @ lam))
         step_size.append(k)
         w_loc -= C @ lam                                                             # δw = −H⁻¹E_Q S⁻¹w_Q
-        Unew = torch.linalg.solve_triangular(L, C.T, upper=False).T                   # (n, k) = C L⁻ᵀ
+        if k == 1:
+            Unew = C / L[0, 0]                                                       # (n, 1) = H⁻¹e_q/√[H⁻¹]_qq
+        else:
+            Unew = torch.linalg.solve_triangular(L, C.T.contiguous(), upper=False).T  # (n, k) = C L⁻ᵀ
         U[:, n_u:n_u + k] = Unew
         n_u += k
         d -= (Unew**2).sum(1)
