@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 import tempfile
@@ -57,6 +56,9 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same numbers")
     p.add_argument("--only", nargs="+", metavar="SECTION", choices=sorted(SECTIONS),
                    help="run only these sections of the notes (1 … 6)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS / PyTorch threads per experiment (default 1: the problems are small, "
+                        "and extra threads only contend)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_reproduce)
 
@@ -77,6 +79,8 @@ def _reproduce(args) -> int:
     from .experiments import registered, run_experiment
     from .report import ReportMeta, format_table, write_report
 
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1; got {args.threads}")
     out = Path(args.out)
     _check_writable(out)
     experiments = registered(args.only)
@@ -88,7 +92,7 @@ def _reproduce(args) -> int:
     for exp in bar:
         bar.set_postfix_str(exp.key)
         log.info("running %s", exp.key)
-        results.append(run_experiment(exp, args.size, args.seed))
+        results.append(run_experiment(exp, args.size, args.seed, threads=args.threads))
     bar.close()
     print(format_table(results))
     command = "curvlab " + " ".join(shlex.quote(a) for a in args.argv)

@@ -36,6 +36,7 @@ def test_reproduce_subprocess_writes_report_and_exits_zero(tmp_path):
     (["reproduce", "--size", "huge"], "--size"),
     (["reproduce", "--only", "9"], "--only"),
     (["reproduce", "--seed", "x"], "--seed"),
+    (["reproduce", "--threads", "0"], "--threads"),
     ([], "COMMAND"),
 ])
 def test_bad_arguments_give_one_line_and_status_2(args, needle, capsys):

@@ -59,3 +59,14 @@ def test_all_sections_have_experiments_registered_in_order():
     sections = [e.section for e in ex.registered()]
     assert sections == sorted(sections, key=int)
     assert {"2", "5"} <= set(sections)
+
+
+def test_thread_limits_apply_and_restore():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    with ex.thread_limits(1):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert torch.get_num_threads() == before

@@ -18,6 +18,7 @@ minutes) or ``"full"``. The same ``seed`` must give the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import pkgutil
@@ -31,7 +32,7 @@ from .findings import Finding, Verdict
 from .sections import SECTIONS
 
 __all__ = ["Experiment", "ExperimentResult", "SIZES", "experiment", "load_all", "registered",
-           "run_experiment"]
+           "run_experiment", "thread_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,33 @@ def registered(sections: Iterable[str] | None = None) -> list[Experiment]:
     return sorted(chosen, key=lambda e: int(e.section))
 
 
-def run_experiment(exp: Experiment, size: str, seed: int) -> ExperimentResult:
-    """Run one experiment; an exception becomes a ``fails`` finding, not a crash."""
+@contextlib.contextmanager
+def thread_limits(threads: int):
+    """Run a block with at most ``threads`` BLAS and PyTorch intra-op threads, then restore.
+
+    The experiments are many small problems (8×8 digits, MLPs, 20×20 matrices): extra threads
+    buy nothing there, and on a busy machine their spin-waiting slows small kernels by 10×.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_experiment(exp: Experiment, size: str, seed: int, *, threads: int = 1) -> ExperimentResult:
+    """Run one experiment with ``threads`` threads; an exception becomes a ``fails`` finding."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}; got {size!r}.")
     start = time.perf_counter()
     try:
-        findings = tuple(exp.fn(size, seed))
+        with thread_limits(threads):
+            findings = tuple(exp.fn(size, seed))
         error = None
     except Exception as exc:  # noqa: BLE001 — reported as a failed finding, with its traceback
         log.exception("experiment %s raised", exp.key)
