@@ -7,10 +7,14 @@
 * :mod:`~curvlab.prune.curvatures` — the H a model's OBS uses (Fisher, Gauss–Newton, H, |H|).
 * :mod:`~curvlab.prune.report` — :class:`PruningReport`.
 * :mod:`~curvlab.prune.masks` — masks stored the ``torch.nn.utils.prune`` way.
+* :mod:`~curvlab.prune.driver` — :func:`prune_model`, layer-wise OBS (and the SparseGPT, Wanda
+  and magnitude baselines) of a whole transformer, block by block from calibration data;
+  the row-wise kernels are in :mod:`~curvlab.prune.layerwise` and :mod:`~curvlab.prune.sparsegpt`.
 """
 
 from .core import inverse_curvature, obs_multi_update, obs_saliency, obs_update
 from .curvatures import CURVATURES, curvature_matrix, gauss_newton_matrix, inverse_for
+from .driver import ObsOptions, PruneReport, prune_model
 from .global_obs import ObsResult, QuotaGroups, global_obs, prune_global
 from .layer_obs import prune_layerwise_obs
 from .masks import apply_mask, copy_module, current_weight, restore_on_error
@@ -19,7 +23,9 @@ from .report import LayerRecord, PruningReport, RoundRecord
 __all__ = [
     "CURVATURES",
     "LayerRecord",
+    "ObsOptions",
     "ObsResult",
+    "PruneReport",
     "PruningReport",
     "QuotaGroups",
     "RoundRecord",
@@ -36,5 +42,6 @@ __all__ = [
     "obs_update",
     "prune_global",
     "prune_layerwise_obs",
+    "prune_model",
     "restore_on_error",
 ]
