@@ -41,7 +41,17 @@ METHODS = {
     "obs +refit +alloc": ("obs", ObsOptions(refit=True, allocation="obs")),
     "obs +refit +alternate": ("obs", ObsOptions(refit=True, alternate=40)),
     "obs +refit +alternate +alloc": ("obs", ObsOptions(refit=True, alternate=40, allocation="obs")),
+    "obs +refit +seq": ("obs", ObsOptions(refit=True, sequential=True)),
+    "obs +refit +dense": ("obs", ObsOptions(refit=True, target="dense")),
+    "obs +refit +alloc +dense": ("obs", ObsOptions(refit=True, allocation="obs", target="dense")),
+    "obs +refit +alternate +dense": ("obs", ObsOptions(refit=True, alternate=40, target="dense")),
+    "obs +refit +alternate +alloc +dense": ("obs", ObsOptions(refit=True, alternate=40, allocation="obs",
+                                                              target="dense")),
 }
+
+
+ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {probe:.3f} | {err:.4f} | "
+       "{err_ratio:.2f} | {compute:.1f} | {t_ratio:.2f} |")
 
 
 def embed(enc, texts, batch_size=32):
@@ -70,7 +80,10 @@ def main(argv=None):
     ap.add_argument("--configs", default="0.5,2:4", help="comma list of sparsities / N:M patterns")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the benchmark machine has 2 cores)")
+    ap.add_argument("--results", default=None, help="append each finished row (markdown) to this file")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.quick:
         args.calibration, args.eval, args.probe_train = 32, 64, 64
     torch.manual_seed(0)
@@ -122,12 +135,14 @@ def main(argv=None):
             print("{config:>5} {method:<24} cos {cosine:.4f} sp {spearman:.4f} knn {knn:.3f} probe {probe:.3f} "
                   "err {err:.4f} (cal {cal_err:.4f}) ×SGPT {err_ratio:.2f} sparsity {sparsity:.3f} "
                   "compute {compute:.1f}s ×SGPT {t_ratio:.2f} H {hessian_mb:.0f}MB".format(**row), flush=True)
+            if args.results:
+                with open(args.results, "a") as fh:
+                    fh.write(ROW.format(**row) + f"  <!-- eval {len(eval_texts)}, cal {len(cal_texts)} -->\n")
     print("\n| pattern | method | cosine | Spearman | kNN@10 | probe | held-out err | err / SparseGPT | "
           "compute s | compute / SparseGPT |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {probe:.3f} | {err:.4f} | "
-              "{err_ratio:.2f} | {compute:.1f} | {t_ratio:.2f} |".format(**r))
+        print(ROW.format(**r))
 
 
 if __name__ == "__main__":

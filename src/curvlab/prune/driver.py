@@ -28,6 +28,7 @@ the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -39,7 +40,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..curvature.layer_hessian import HessianCollector, is_prunable, set_weight_matrix, weight_matrix
+from ..curvature.layer_hessian import HessianCollector, is_prunable, layer_inputs, set_weight_matrix, \
+    weight_matrix
 from . import layerwise as lw
 from .baselines import magnitude_layer, wanda_layer
 from .masks import apply_mask, restore_on_error
@@ -66,12 +68,16 @@ class ObsOptions:
     cg_iters: int = 15             # refit: warm-started CG steps (measured: 10–15 reach ~97% of the gain)
     fast_dtype: bool = True        # float32 column sweep and CG (as SparseGPT); losses in float64
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
+    sequential: bool = False       # re-collect each layer's H after the layers before it in the block are pruned
+    target: str = "input"          # "dense": fit the dense model's outputs W X_dense (implies sequential)
 
     def __post_init__(self):
         if self.mode not in ("blocked", "exact"):
             raise ValueError(f"mode must be 'blocked' or 'exact'; got {self.mode!r}.")
         if self.allocation not in ("uniform", "obs"):
             raise ValueError(f"allocation must be 'uniform' or 'obs'; got {self.allocation!r}.")
+        if self.target not in ("input", "dense"):
+            raise ValueError(f"target must be 'input' or 'dense'; got {self.target!r}.")
         if not (isinstance(self.alternate, int) and self.alternate >= 0):
             raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
 
@@ -190,6 +196,66 @@ def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, dampi
         k[i] -= take
         excess -= take
     return [ki / n for ki, n in zip(k, sizes)]
+
+
+# ---------------------------------------------------------------- sequential / dense-target statistics
+
+def _rows(module: nn.Module, x: Tensor, token_mask: Tensor | None) -> Tensor:
+    if token_mask is not None and x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
+        x = x[token_mask.to(torch.bool)]                                          # (m, d)
+    return layer_inputs(module, x).to(torch.float64)                             # (m, d)
+
+
+@torch.no_grad()
+def _layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_masks: list,
+                      dense_block: nn.Module | None = None, dense_module: nn.Module | None = None,
+                      dense_inputs: list | None = None) -> tuple[Tensor, Tensor | None, int]:
+    """H = 2 X Xᵀ/N of ``module``'s inputs X in the (partly pruned) ``block``, and — with a dense
+    copy of the block and the dense model's inputs — the cross term G = 2 X X_denseᵀ/N, where
+    X_dense are the inputs of the same layer in the dense model on the same tokens."""
+    d = weight_matrix(module).shape[1]
+    dev = module.weight.device
+    H = torch.zeros(d, d, dtype=torch.float64, device=dev)
+    G = torch.zeros(d, d, dtype=torch.float64, device=dev) if dense_block is not None else None
+    state: dict[str, Any] = {"n": 0, "tm": None}
+
+    def dense_hook(mod, args, output):
+        state["xd"] = _rows(mod, args[0], state["tm"])
+
+    def hook(mod, args, output):
+        X = _rows(mod, args[0], state["tm"])                                     # (m, d)
+        H.addmm_(X.t(), X, alpha=2.0)
+        if G is not None:
+            G.addmm_(X.t(), state.pop("xd"), alpha=2.0)
+        state["n"] += X.shape[0]
+
+    handles = [module.register_forward_hook(hook)]
+    if dense_block is not None:
+        handles.append(dense_module.register_forward_hook(dense_hook))
+    try:
+        for i, ((args, kwargs), tm) in enumerate(zip(inputs, token_masks)):
+            state["tm"] = tm
+            if dense_block is not None:
+                dargs, dkwargs = dense_inputs[i]
+                dense_block(*dargs, **dkwargs)
+            block(*args, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    n = max(state["n"], 1)
+    return H / n, (G / n if G is not None else None), state["n"]
+
+
+def _dense_target(W: Tensor, H: Tensor, G: Tensor, damping: float) -> Tensor:
+    """The weights whose outputs on the pruned inputs best match the dense outputs:
+
+        min_Ŵ ‖W X_dense − Ŵ X‖²  ⇔  min_Ŵ ½ Σ_rows (ŵ − w′)ᵀ H (ŵ − w′) + const,
+        w′ = H⁻¹ G w  (row form: W′ = W Gᵀ H⁻¹, H damped),
+
+    so pruning W′ with the usual H fits the dense model's outputs instead of the layer's own."""
+    H_d, _ = lw.damp(H, damping)
+    L = lw._cholesky(H_d)
+    return torch.cholesky_solve(G @ W.to(torch.float64).t(), L).t()              # (R, d)
 
 
 # ---------------------------------------------------------------- the model
@@ -316,6 +382,8 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
             if len(inputs) != len(batches):
                 raise ValueError("the model's first block was not called on every calibration batch; "
                                  "prune a model whose forward runs its blocks in order.")
+        staged = method == "obs" and (options.sequential or options.target == "dense")
+        dense_inputs = list(inputs) if method == "obs" and options.target == "dense" else None
         show = progress if progress is not None else None
         bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=(not show) if show is not None else None)
         for block in bar:
@@ -337,10 +405,20 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                 else:
                     per_layer = {n: sparsity for n in targets}
                 report.compute_s += time.perf_counter() - t0
+                dense_block = copy.deepcopy(block) if dense_inputs is not None else None
+                dense_names = ({id(m): dm for m, dm in zip(block.modules(), dense_block.modules())}
+                               if dense_block is not None else {})
                 for name, module in targets.items():
-                    t0 = time.perf_counter()
                     W = Ws[name]
                     H = Hs[name]
+                    if staged:                  # this layer's inputs after the layers before it were pruned
+                        H, G, _ = _layer_statistics(block, module, inputs, token_masks, dense_block,
+                                                    dense_names.get(id(module)), dense_inputs)
+                        if G is not None:
+                            t0 = time.perf_counter()
+                            W = _dense_target(W, H, G, damping).to(W.dtype)
+                            report.compute_s += time.perf_counter() - t0
+                    t0 = time.perf_counter()
                     result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options)
                     elapsed = time.perf_counter() - t0
                     report.compute_s += elapsed
@@ -358,6 +436,9 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                               report.layers[-1].calibration_error)
                 del hc, Hs, Ws
             if block is not model:
+                if dense_inputs is not None:
+                    dense_block = dense_block if targets else block
+                    dense_inputs = [_next_inputs(dense_block, a, k) for a, k in dense_inputs]
                 inputs = [_next_inputs(block, args, kwargs) for args, kwargs in inputs]
         bar.close()
     report.total_s = time.perf_counter() - start

@@ -22,7 +22,8 @@ border-left:3px solid #88a;margin:.6em 0;white-space:pre-wrap}
 .notes{border-left-color:#c66;background:#fbf3f3}
 table{border-collapse:collapse;width:100%;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
-th{background:#f0f0f4} td.num{text-align:right;font-family:ui-monospace,Menlo,monospace;white-space:nowrap}
+th{background:#f0f0f4} td.num{text-align:right;font-family:ui-monospace,Menlo,monospace;max-width:16em;
+overflow-wrap:anywhere} td.claim{min-width:22em;width:45%}
 .v{font-weight:600;padding:.1em .5em;border-radius:.6em;white-space:nowrap}
 .v-holds{background:#dff3df;color:#185c18} .v-fails{background:#f8d7d7;color:#8b1111}
 .v-corrected{background:#fff0c8;color:#6b4d00}
@@ -62,7 +63,7 @@ def _section(sec: dict[str, Any], figures_png: dict[str, bytes]) -> str:
            "<table><tr><th>claim</th><th>measured</th><th>predicted</th><th>rule</th><th>verdict</th></tr>"]
     for f in sec["findings"]:
         out.append(
-            f"<tr><td>{escape(f['ref'])}: {escape(f['claim'])}</td>"
+            f"<tr><td class='claim'>{escape(f['ref'])}: {escape(f['claim'])}</td>"
             f"<td class='num'>{escape(format_value(f['measured']))}</td>"
             f"<td class='num'>{escape(format_value(f['predicted']))}</td>"
             f"<td>{escape(f['tolerance'])}</td>{_verdict(f['verdict'])}</tr>")
