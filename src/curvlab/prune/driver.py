@@ -70,6 +70,7 @@ class ObsOptions:
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
     sequential: bool = False       # re-collect each layer's H after the layers before it in the block are pruned
     target: str = "input"          # "dense": fit the dense model's outputs W X_dense (implies sequential)
+    target_max_inputs: int = 512   # dense target only for layers this narrow (wider ones overfit the tokens)
 
     def __post_init__(self):
         if self.mode not in ("blocked", "exact"):
@@ -414,7 +415,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                     if staged:                  # this layer's inputs after the layers before it were pruned
                         H, G, _ = _layer_statistics(block, module, inputs, token_masks, dense_block,
                                                     dense_names.get(id(module)), dense_inputs)
-                        if G is not None:
+                        if G is not None and W.shape[1] <= options.target_max_inputs:
                             t0 = time.perf_counter()
                             W = _dense_target(W, H, G, damping).to(W.dtype)
                             report.compute_s += time.perf_counter() - t0
