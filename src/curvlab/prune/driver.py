@@ -19,7 +19,13 @@ Methods
 inputs when ``mode="exact"``), then the improvements over SparseGPT, each switchable:
 ``alternate`` (iterations of alternating mask selection, :func:`~curvlab.prune.layerwise.alternate`),
 ``refit`` (exact least-squares refit of the kept weights), ``allocation="obs"`` (non-uniform
-sparsity across the layers of a block from the OBS loss estimates, unstructured only).
+sparsity across the layers of a block from the OBS loss estimates, unstructured only),
+``sequential`` (each layer's H re-collected after the layers before it in the block were pruned,
+so e.g. the attention output layer sees the inputs the pruned Q/K/V produce) and
+``target="dense"`` (sequential, and each layer fits the *dense* model's outputs W X_dense on its
+pruned inputs X: W′ = W Gᵀ H⁻¹ with G = 2 X X_denseᵀ/N, then OBS on W′ — see
+:func:`_dense_target`; only for layers with ≤ ``target_max_inputs`` inputs, where the 10 k
+calibration tokens do not overfit the d² cross term).
 ``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``.
 
 The report gives, per layer, the sparsity reached, the predicted error (the OBS loss sum, for
