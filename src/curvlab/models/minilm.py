@@ -86,8 +86,16 @@ def load_minilm(path: str | os.PathLike | None = None, *, device: str | torch.de
     directory = Path(path) if path is not None else minilm_path()
     if not (directory / "config.json").is_file():
         raise ValueError(f"path {str(directory)!r} is not a Hugging Face model directory (no config.json).")
-    model = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True,
-                                      dtype=dtype).to(device)
+    from transformers.utils import logging as hf_logging
+
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a 103-tensor "Loading weights" bar is noise in a report run
+    try:
+        model = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True,
+                                          dtype=dtype).to(device)
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     model.eval()
     return MiniLM(model=model, tokenizer=tokenizer)
