@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import as_float_array, check_positive, check_positive_int
 from .noise import check_kind, check_rate
-from .regression import check_sgd_params
+from .regression import _RollbackFit, check_sgd_params
 from .sampled import fit_sampled
 
 __all__ = ["DropoutLogisticRegression", "expected_logistic_dropout_loss", "logistic_objective",
@@ -119,7 +119,7 @@ def expected_logistic_dropout_loss(X, y, beta, sigma2: float, b: float = 0.0, sa
     return float(s @ (EA - y * z))
 
 
-class DropoutLogisticRegression(ClassifierMixin, BaseEstimator):
+class DropoutLogisticRegression(_RollbackFit, ClassifierMixin, BaseEstimator):
     """Binary logistic regression with input dropout: marginalized (Wager et al. 2013) or sampled.
 
     Parameters are those of :class:`~curvlab.dropout.DropoutRegression`; ``solver=
@@ -155,16 +155,6 @@ class DropoutLogisticRegression(ClassifierMixin, BaseEstimator):
         self.average = average
         self.seed = seed
         self.progress = progress
-
-    def fit(self, X, y, sample_weight=None) -> "DropoutLogisticRegression":
-        """See :meth:`_fit`. On any error the estimator is left exactly as it was."""
-        state = dict(self.__dict__)
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
 
     def _fit(self, X, y, sample_weight=None) -> "DropoutLogisticRegression":
         """Fit β and b. X (N, d); y with exactly two classes; sample_weight (N,) ≥ 0."""

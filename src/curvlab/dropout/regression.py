@@ -66,7 +66,21 @@ def check_sgd_params(est) -> float | str:
     return check_positive(est.lr, "lr")
 
 
-class DropoutRegression(RegressorMixin, BaseEstimator):
+class _RollbackFit:
+    """``fit`` that calls ``_fit`` and, on any error, leaves the estimator exactly as it was."""
+
+    def fit(self, X, y, sample_weight=None):
+        """See :meth:`_fit`. On any error the estimator is left exactly as it was."""
+        state = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+
+class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
     """Linear regression with input dropout, sampled or marginalized (notes §4, eq. (30)).
 
     Parameters
@@ -112,16 +126,6 @@ class DropoutRegression(RegressorMixin, BaseEstimator):
         self.average = average
         self.seed = seed
         self.progress = progress
-
-    def fit(self, X, y, sample_weight=None) -> "DropoutRegression":
-        """See :meth:`_fit`. On any error the estimator is left exactly as it was."""
-        state = dict(self.__dict__)
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
 
     def _fit(self, X, y, sample_weight=None) -> "DropoutRegression":
         """Fit ω and b by the chosen solver. X (N, d), y (N,), sample_weight (N,) ≥ 0."""
