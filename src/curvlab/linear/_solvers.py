@@ -216,6 +216,18 @@ def gram_solve(G: np.ndarray, b: np.ndarray, yy: np.ndarray, n: float, *,
     return LstsqSolution(coef, intercept, Ga.shape[0], "cholesky", cov, ssr, rcond)
 
 
+
+def _weighted_design(X: np.ndarray, Y: np.ndarray, fit_intercept: bool,
+                     sample_weight: np.ndarray | None):
+    """(Xc, Yc, x_mean, y_mean): the centred (with intercept) or √w-scaled design and targets
+    whose plain least-squares problem is the weighted one; the means are None without intercept."""
+    if fit_intercept:
+        return _weighted_center(X, Y, sample_weight)
+    if sample_weight is not None:
+        sqrt_w = np.sqrt(sample_weight)[:, None]  # (n, 1)
+        return X * sqrt_w, Y * sqrt_w, None, None
+    return X, Y, None, None
+
 def solve_least_squares(X: np.ndarray, Y: np.ndarray, *, fit_intercept: bool = True,
                         solver: str = "auto", sample_weight: np.ndarray | None = None,
                         want_cov: bool = True, x_col_sum: np.ndarray | None = None) -> LstsqSolution:
@@ -268,13 +280,7 @@ def solve_least_squares(X: np.ndarray, Y: np.ndarray, *, fit_intercept: bool = T
                                     sol.cov_unscaled, np.einsum("ij,ij->j", R, R), sol.rcond)
             return sol
         # not positive definite or ill conditioned: fall through to QR / SVD
-    if fit_intercept:
-        Xc, Yc, x_mean, y_mean = _weighted_center(X, Y, sample_weight)
-    elif sample_weight is not None:
-        sqrt_w = np.sqrt(sample_weight)[:, None]  # (n, 1)
-        Xc, Yc = X * sqrt_w, Y * sqrt_w
-    else:
-        Xc, Yc = X, Y
+    Xc, Yc, x_mean, y_mean = _weighted_design(X, Y, fit_intercept, sample_weight)
     used = solver
     out = None
     if solver in ("auto", "cholesky", "qr"):
@@ -306,13 +312,7 @@ def solve_ridge(X: np.ndarray, Y: np.ndarray, alpha: float, *, fit_intercept: bo
     rcond(XᵀX + αI) ≥ AUTO_RCOND and SVD otherwise.
     """
     n, d = X.shape
-    if fit_intercept:
-        Xc, Yc, x_mean, y_mean = _weighted_center(X, Y, sample_weight)
-    elif sample_weight is not None:
-        sqrt_w = np.sqrt(sample_weight)[:, None]  # (n, 1)
-        Xc, Yc = X * sqrt_w, Y * sqrt_w
-    else:
-        Xc, Yc = X, Y
+    Xc, Yc, x_mean, y_mean = _weighted_design(X, Y, fit_intercept, sample_weight)
     beta = None
     used = solver
     rcond = float("nan")

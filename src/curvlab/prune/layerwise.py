@@ -141,6 +141,19 @@ def _inverse_cholesky_upper(H: Tensor) -> Tensor:
     return torch.linalg.cholesky(H_inv, upper=True)
 
 
+def _prepare_layer(W: Tensor, H: Tensor, sparsity: float, pattern: Pattern, damping: float):
+    """Validate a layer problem, damp H (dead inputs get H_jj = 1) and zero W's dead columns.
+
+    Returns ``(sparsity, W, H, dead)``; ``W`` is a copy."""
+    sparsity = _check_sparsity(sparsity)
+    W, H = _check_layer(W, H)
+    _check_pattern_fits(W.shape[1], pattern)
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    return sparsity, W, H, dead
+
+
 def layer_loss(W: Tensor, W_hat: Tensor, H: Tensor) -> float:
     """½ Σ_rows (w − ŵ)ᵀ H (w − ŵ) = ‖WX − ŴX‖²/N for H = 2XXᵀ/N."""
     delta = (W.to(torch.float64) - W_hat.to(torch.float64))                    # (R, d)
@@ -185,13 +198,8 @@ def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
     time, each time the weight of least saliency (8), compensating by (7) and downdating its own
     H⁻¹ exactly. ``loss`` sums the L_q of the removals: it equals the final layer loss for the
     damped H (OBS is exact on a quadratic)."""
-    sparsity = _check_sparsity(sparsity)
-    W, H = _check_layer(W, H)
+    sparsity, W, H, dead = _prepare_layer(W, H, sparsity, pattern, damping)
     R, d = W.shape
-    _check_pattern_fits(d, pattern)
-    H, dead = damp(H, damping)
-    W = W.clone()
-    W[:, dead] = 0
     H_inv0 = torch.cholesky_inverse(_cholesky(H))
     k = d * (pattern[1] - pattern[0]) // pattern[1] if pattern is not None else prune_count(d, sparsity)
     W_out, mask_out, loss = W.clone(), torch.ones(R, d, dtype=torch.bool, device=W.device), 0.0
@@ -370,13 +378,8 @@ def alternate(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
     lowers the held-out error by a further ~8%. ``dtype`` is the arithmetic of the iterations. Returns D and its keep-mask (R, d)
     (``loss`` for D); the weights are then :func:`refit` on the mask, starting from D.
     """
-    sparsity = _check_sparsity(sparsity)
-    W, H = _check_layer(W, H)
+    sparsity, W, H, dead = _prepare_layer(W, H, sparsity, pattern, damping)
     R, d = W.shape
-    _check_pattern_fits(d, pattern)
-    H, dead = damp(H, damping)
-    W = W.clone()
-    W[:, dead] = 0
     scale = float(torch.diagonal(H).mean())
     lam, Q = torch.linalg.eigh(H)                                                # H = Q Λ Qᵀ
     lam, Q = lam.to(dtype), Q.to(dtype)
