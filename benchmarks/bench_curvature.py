@@ -258,7 +258,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of start-vector seeds (default 7; quick 3)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/curvlab-bench-cache"),
                         help="where trained weights and dense references are kept between runs")
-    parser.add_argument("--only", choices=("mlp", "cnn"), default=None)
+    parser.add_argument("--only", choices=("mlp", "cnn", "cnn-mse"), default=None)
     args = parser.parse_args()
     seeds = list(range(args.seeds or (3 if args.quick else 7)))
     lines: list[str] = []
@@ -280,6 +280,10 @@ def main() -> None:
         model = train("cnn-8-16-ce", SmallCNN, nn.CrossEntropyLoss(), X, y, steps // 3, 0.5, args.cache)
         results.append(bench_model("digits CNN 8-16 tanh, cross-entropy", model, nn.CrossEntropyLoss(), X, y,
                                    seeds, args.cache, log, 24))
+    if args.only in (None, "cnn-mse"):
+        # The MLP's protocol on the CNN: MSE on one-hot targets, full-batch GD to the edge of stability.
+        model = train("cnn-8-16-mse", SmallCNN, mse_onehot, X, y, steps, 0.5, args.cache)
+        results.append(bench_model("digits CNN 8-16 tanh, MSE", model, mse_onehot, X, y, seeds, args.cache, log, 24))
     log("\n| model | P | λ₁ | (λ₁−λ₂)/λ₁ | method | stopping rule | median HVPs | median time (ms) | max rel. error |")
     log("|---|---|---|---|---|---|---|---|---|")
     for r in results:

@@ -54,6 +54,35 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
        "{err_ratio:.2f} | {compute:.1f} | {t_ratio:.2f} |")
 
 
+def method_of(label: str):
+    """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
+    "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
+    +seq, +dense, +exact)."""
+    if label in METHODS:
+        return METHODS[label]
+    words = label.split()
+    if not words or words[0] != "obs":
+        raise SystemExit(f"unknown method {label!r}; choose from {sorted(METHODS)} or 'obs +switch ...'")
+    kw = dict(refit=False)
+    for w in words[1:]:
+        name, _, value = w.lstrip("+").partition("=")
+        if name == "refit":
+            kw["refit"] = True
+        elif name == "alloc":
+            kw["allocation"] = "obs"
+        elif name == "alternate":
+            kw["alternate"] = int(value or 40)
+        elif name == "seq":
+            kw["sequential"] = True
+        elif name == "dense":
+            kw["target"] = "dense"
+        elif name == "exact":
+            kw["mode"] = "exact"
+        else:
+            raise SystemExit(f"unknown switch {w!r} in method {label!r}")
+    return "obs", ObsOptions(**kw)
+
+
 def embed(enc, texts, batch_size=32):
     return enc.encode(texts, batch_size=batch_size).numpy()
 
@@ -108,7 +137,7 @@ def main(argv=None):
         sparsity = float(config) if pattern is None else 0.5
         base_err = None
         for label in args.methods.split(","):
-            method, options = METHODS[label]
+            method, options = method_of(label)
             if pattern is not None and options is not None and options.allocation != "uniform":
                 continue                                  # allocation is for unstructured sparsity
             times, report = [], None

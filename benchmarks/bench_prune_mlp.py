@@ -1,7 +1,7 @@
 """Benchmark: one-shot pruning of the digits MLP (64-64-32-10 tanh), no retraining.
 
 Every method runs in this process on the same network, data and split; every
-hyperparameter (damping, and for iterative OBS the damping of each round) is chosen on the
+hyperparameter (damping, and for iterative OBS the damping and the sparsity step of the rounds) is chosen on the
 validation split, and the test split is only reported. Results: mean test accuracy over
 seeds at each sparsity, plus the wall time of each method.
 
@@ -30,8 +30,9 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(ALL_METHODS), choices=ALL_METHODS)
     ap.add_argument("--expensive-seeds", type=int, default=None,
                     help="run the dense Gauss–Newton / |H| peers on only the first K seeds")
-    ap.add_argument("--iterative-step", type=float, default=None,
-                    help="sparsity added per round of iterative OBS (default 0.025)")
+    ap.add_argument("--iterative-steps", type=float, nargs="+", default=None,
+                    help="candidate sparsity increments per round of iterative OBS, chosen on "
+                         "validation with the damping (default 0.025 0.05)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None, help="write the raw results here")
     args = ap.parse_args()
@@ -43,7 +44,7 @@ def main() -> None:
     seeds = tuple(args.seeds[:1] if args.quick else args.seeds)
     t0 = time.perf_counter()
     r = run_digits(size, seeds, tuple(args.methods), expensive_seeds=args.expensive_seeds,
-                   iterative_step=args.iterative_step)
+                   iterative_steps=tuple(args.iterative_steps) if args.iterative_steps else None)
     elapsed = time.perf_counter() - t0
     sp = r["sparsities"]
     print(f"\ndigits MLP {'-'.join(map(str, r['sizes']))}, seeds {list(seeds)}, dense test accuracy "

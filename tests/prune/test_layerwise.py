@@ -123,6 +123,18 @@ def test_select_mask_vs_numpy_sort():
     assert row.numpy().tolist() == (s.numpy() > np.sort(s.numpy(), 1)[:, 5:6]).tolist()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_select_mask_ties_go_to_the_earliest_position(seed):
+    gen = torch.Generator().manual_seed(seed)
+    s = torch.randint(0, 4, (6, 10), generator=gen).to(torch.float64)        # many ties
+    sparsity = [0.1, 0.35, 0.5, 0.62, 0.8, 0.95][seed]
+    k = lw.prune_count(60, sparsity)
+    order = sorted(range(60), key=lambda i: (float(s.reshape(-1)[i]), i))   # stable reference
+    expected = torch.ones(60, dtype=torch.bool)
+    expected[order[:k]] = False
+    assert torch.equal(lw.select_mask(s, sparsity).reshape(-1), expected)
+
+
 def test_wanda_scores_rows_by_weight_times_input_norm():
     W, H, X = _layer(R=3, d=8, seed=9)
     res = wanda_layer(W, H, 0.5)
