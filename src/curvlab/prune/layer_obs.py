@@ -3,11 +3,12 @@
 For a linear layer with calibration inputs X (N, d_in) the reconstruction loss
 ‖XWᵀ − XŴᵀ‖²/N separates over output rows and every row has the same Hessian
 H = 2XᵀX/N. Each row is pruned by the exact greedy OBS loop of
-:func:`curvlab.prune.global_obs.global_obs` (eqs. (7)–(8) with rank-1 downdates) to the
-layer's sparsity, layers in order, each seeing the outputs of the already-pruned layers
-before it (Frantar et al. 2022; SparseGPT, Frantar & Alistarh 2023, approximates this
-loop for speed). The full-featured layer-wise pruner lives in ``curvlab.prune.layerwise``;
-this one exists as the §1 baseline on small MLPs.
+:func:`curvlab.prune.layerwise.obs_exact` (OBC: eqs. (7)–(8) with rank-1 downdates of the
+row's own H⁻¹) to the layer's sparsity, layers in order, each seeing the outputs of the
+already-pruned layers before it (Frantar et al. 2022; SparseGPT, Frantar & Alistarh 2023,
+approximates this loop for speed). This module only walks an ``nn.Sequential``; the
+transformer driver is :func:`curvlab.prune.driver.prune_model`. It is the §1 baseline on
+small MLPs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import torch
 from torch import nn
 
 from .._validation import check_in_range, check_positive
-from ..curvature.inverse import damped_inverse
-from .global_obs import global_obs
+from .layerwise import obs_exact
 from .masks import apply_mask, restore_on_error
 
 __all__ = ["prune_layerwise_obs"]
@@ -33,7 +33,8 @@ def prune_layerwise_obs(model: nn.Sequential, sparsity: float, X: torch.Tensor, 
     model : an ``nn.Sequential`` of ``nn.Linear`` and elementwise layers; modified in place.
     sparsity : fraction of each row's weights removed, in [0, 1).
     X : (N, d_in) calibration inputs.
-    damping : relative damping: H + damping·mean(diag H)·I (dead inputs get it too).
+    damping : relative damping: H + damping·mean(diag H)·I; inputs that never fire on X are
+        dead and their weights are removed first (they cost nothing).
     """
     sparsity = check_in_range(sparsity, "sparsity", 0.0, 1.0)
     damping = check_positive(damping, "damping")
@@ -49,14 +50,8 @@ def prune_layerwise_obs(model: nn.Sequential, sparsity: float, X: torch.Tensor, 
         for layer in model:
             if isinstance(layer, nn.Linear):
                 H = 2.0 * h.T @ h / h.shape[0]                                           # (d_in, d_in)
-                H_inv = damped_inverse(H, damping * float(torch.diagonal(H).mean()) + 1e-12)
                 W = layer.weight.detach().to(torch.float64)                              # (d_out, d_in)
-                n_row = int(round(sparsity * W.shape[1]))
-                W_new, keep = W.clone(), torch.ones_like(W, dtype=torch.bool)
-                if n_row > 0:
-                    for i in range(W.shape[0]):
-                        row = global_obs(W[i], H_inv, n_row, progress=False)
-                        W_new[i], keep[i] = row.w, row.mask
-                apply_mask(layer, keep.to(layer.weight.dtype), W_new.to(layer.weight.dtype))
+                res = obs_exact(W, H, sparsity, damping=damping)
+                apply_mask(layer, res.mask.to(layer.weight.dtype), res.W.to(layer.weight.dtype))
             h = layer(h.to(dtype)).to(torch.float64)
     return model
