@@ -57,7 +57,7 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
 def method_of(label: str):
     """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
-    +seq, +dense, +exact)."""
+    +seq, +dense, +exact, +bias)."""
     if label in METHODS:
         return METHODS[label]
     words = label.split()
@@ -78,6 +78,8 @@ def method_of(label: str):
             kw["target"] = "dense"
         elif name == "exact":
             kw["mode"] = "exact"
+        elif name == "bias":
+            kw["bias"] = True
         else:
             raise SystemExit(f"unknown switch {w!r} in method {label!r}")
     return "obs", ObsOptions(**kw)

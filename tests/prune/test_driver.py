@@ -76,9 +76,32 @@ def test_obs_report_and_masks(tiny, pattern):
     W0, W1 = weight_matrix(model0.encoder.layer[0].attention.self.query).double(), weight_matrix(q).double()
     ref = float(((X @ (W0 - W1).T) ** 2).sum() / ((X @ W0.T) ** 2).sum())
     assert report.layers[0].calibration_error == pytest.approx(ref, rel=1e-6)
-    assert report.peak_hessian_bytes == 8 * (4 * 16 * 16 + 16 * 16 + 32 * 32)   # one block's H
+    assert report.peak_hessian_bytes == 8 * (4 * 16 * 16 + 16 * 16 + 32 * 32 + 4 * 16 + 16 + 32)   # one block: H and μ
     errs = heldout_layer_errors(model0, model, batches)
     assert errs[report.layers[0].name] == pytest.approx(ref, rel=1e-6)
+
+
+def test_bias_refit_lowers_the_output_error_and_is_measured_with_the_bias(tiny):
+    model0, batches = tiny
+    reports, models = {}, {}
+    for bias in (False, True):
+        models[bias] = copy.deepcopy(model0)
+        reports[bias] = prune_model(models[bias], batches, 0.5, None, "obs", progress=False,
+                                    options=ObsOptions(bias=bias))
+    q0, q1 = model0.encoder.layer[0].attention.self.query, models[True].encoder.layer[0].attention.self.query
+    assert not torch.equal(q0.bias, q1.bias)                                # the bias moved
+    X = _query_inputs(model0, batches, 0)                                   # (m, 16) block 0's inputs
+    out0 = X @ weight_matrix(q0).double().T + q0.bias.double()
+    out1 = X @ weight_matrix(q1).double().T + q1.bias.double()
+    ref = float(((out0 - out1) ** 2).sum() / ((X @ weight_matrix(q0).double().T) ** 2).sum())
+    assert reports[True].layers[0].calibration_error == pytest.approx(ref, rel=1e-6)
+    assert heldout_layer_errors(model0, models[True], batches)[q_name(models[True])] == pytest.approx(ref, rel=1e-6)
+    for with_bias, without in zip(reports[True].layers[:6], reports[False].layers[:6]):   # block 0: same H
+        assert with_bias.calibration_error <= without.calibration_error * (1 + 1e-9)
+
+
+def q_name(model) -> str:
+    return next(n for n, m in model.named_modules() if m is model.encoder.layer[0].attention.self.query)
 
 
 def test_obs_beats_sparsegpt_on_calibration(tiny):

@@ -158,3 +158,24 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="positive definite"):
         lw.obs_blocked(W, torch.ones(6, 6, dtype=torch.float64), 0.5, damping=0.0)   # rank 1
     assert lw.parse_pattern("2:4") == (2, 4) and lw.parse_pattern("unstructured") is None
+
+
+def test_refit_with_bias_is_least_squares_on_the_kept_inputs_and_a_constant():
+    gen = torch.Generator().manual_seed(21)
+    N, R, d = 300, 5, 12
+    X = torch.randn(N, d, generator=gen, dtype=torch.float64) + 2.0               # inputs with a mean
+    W = torch.randn(R, d, generator=gen, dtype=torch.float64)
+    H, mean = 2 * X.T @ X / N, X.mean(0)
+    mask = torch.rand(R, d, generator=gen) > 0.5
+    res = lw.refit_with_bias(W, H, mean, mask, damping=0.0, method="cholesky")
+    for r in range(R):
+        keep = mask[r].numpy()
+        A = np.column_stack([X.numpy()[:, keep], np.ones(N)])                     # kept inputs and 1
+        sol, *_ = np.linalg.lstsq(A, X.numpy() @ W[r].numpy(), rcond=None)
+        np.testing.assert_allclose(res.W[r].numpy()[keep], sol[:-1], atol=1e-9)
+        np.testing.assert_allclose(float(res.bias_shift[r]), sol[-1], atol=1e-9)
+        assert not res.W[r].numpy()[~keep].any()
+    err = X @ (W - res.W).T - res.bias_shift                                       # (N, R) output error
+    assert res.loss == pytest.approx(float(err.square().sum()) / N, rel=1e-9)
+    no_bias = lw.refit(W, H, mask, damping=0.0, method="cholesky")
+    assert res.loss < no_bias.loss

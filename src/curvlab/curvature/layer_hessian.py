@@ -116,7 +116,8 @@ def layer_inputs(module: nn.Module, x: Tensor) -> Tensor:
 
 
 class LayerHessian:
-    """The running H = 2 X Xᵀ / N of one layer (d × d) and N, the number of rows seen.
+    """The running H = 2 X Xᵀ / N of one layer (d × d), the mean input μ = X 1 / N (d,) and N,
+    the number of rows seen.
 
     Parameters
     ----------
@@ -130,6 +131,7 @@ class LayerHessian:
         self.module = module
         d = weight_matrix(module).shape[1]
         self.H = torch.zeros(d, d, dtype=dtype, device=module.weight.device)
+        self.mean = torch.zeros(d, dtype=dtype, device=module.weight.device)
         self.n_samples = 0
 
     @property
@@ -154,6 +156,7 @@ class LayerHessian:
         total = self.n_samples + m
         self.H.mul_(self.n_samples / total)
         self.H.addmm_(X.t(), X, alpha=2.0 / total)                             # H += 2/N · XᵀX
+        self.mean.mul_(self.n_samples / total).add_(X.sum(0), alpha=1.0 / total)
         self.n_samples = total
 
     def _hook(self, collector: "HessianCollector"):
@@ -202,7 +205,7 @@ class HessianCollector(Mapping):
 
     def nbytes(self) -> int:
         """Memory held by the Hessians."""
-        return sum(h.H.numel() * h.H.element_size() for h in self.hessians.values())
+        return sum((h.H.numel() + h.mean.numel()) * h.H.element_size() for h in self.hessians.values())
 
 
 def damp(H: Tensor, damping: float = 0.01) -> tuple[Tensor, Tensor]:

@@ -77,6 +77,7 @@ class ObsOptions:
     sequential: bool = False       # re-collect each layer's H after the layers before it in the block are pruned
     target: str = "input"          # "dense": fit the dense model's outputs W X_dense (implies sequential)
     target_max_inputs: int = 512   # dense target only for layers this narrow (wider ones overfit the tokens)
+    bias: bool = False             # refit the layer's bias with the kept weights (needs refit; layers with a bias)
 
     def __post_init__(self):
         if self.mode not in ("blocked", "exact"):
@@ -87,6 +88,8 @@ class ObsOptions:
             raise ValueError(f"target must be 'input' or 'dense'; got {self.target!r}.")
         if not (isinstance(self.alternate, int) and self.alternate >= 0):
             raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
+        if self.bias and not self.refit:
+            raise ValueError("bias=True refits the bias with the kept weights; it needs refit=True.")
 
 
 @dataclass
@@ -132,8 +135,10 @@ class PruneReport:
 # ---------------------------------------------------------------- one layer
 
 def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, method: str, *,
-                damping: float = 0.01, options: ObsOptions = ObsOptions()) -> lw.LayerResult:
-    """Prune one (R, d) weight matrix with ``method`` given its calibration Hessian H."""
+                damping: float = 0.01, options: ObsOptions = ObsOptions(),
+                mean: Tensor | None = None) -> lw.LayerResult:
+    """Prune one (R, d) weight matrix with ``method`` given its calibration Hessian H (and the
+    mean input ``mean``, for ``options.bias``)."""
     if method == "magnitude":
         return magnitude_layer(W, sparsity, pattern, H=H)
     if method == "wanda":
@@ -150,14 +155,20 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
                                 dtype=fast)
+    if options.bias and mean is not None:
+        def fit(res: lw.LayerResult) -> lw.LayerResult:
+            return lw.refit_with_bias(W64, H, mean, res.mask, W_init=res.W, **refit_kw)
+    else:
+        def fit(res: lw.LayerResult) -> lw.LayerResult:
+            return lw.refit(W64, H, res.mask, W_init=res.W, **refit_kw)
     if options.alternate and W.shape[1] <= options.alternate_max_inputs:
         alt = lw.alternate(W64, H, sparsity, pattern, damping=damping, init=result.W, iters=options.alternate,
                            dtype=fast)
-        candidate = lw.refit(W64, H, alt.mask, W_init=alt.W, **refit_kw)
-        base = lw.refit(W64, H, result.mask, W_init=result.W, **refit_kw) if options.refit else result
+        candidate = fit(alt)
+        base = fit(result) if options.refit else result
         return candidate if candidate.loss < base.loss else base
     if options.refit:
-        refitted = lw.refit(W64, H, result.mask, W_init=result.W, **refit_kw)
+        refitted = fit(result)
         return refitted if refitted.loss <= result.loss else result
     return result
 
@@ -216,14 +227,16 @@ def _rows(module: nn.Module, x: Tensor, token_mask: Tensor | None) -> Tensor:
 @torch.no_grad()
 def _layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_masks: list,
                       dense_block: nn.Module | None = None, dense_module: nn.Module | None = None,
-                      dense_inputs: list | None = None) -> tuple[Tensor, Tensor | None, int]:
+                      dense_inputs: list | None = None) -> tuple[Tensor, Tensor | None, int, Tensor]:
     """H = 2 X Xᵀ/N of ``module``'s inputs X in the (partly pruned) ``block``, and — with a dense
     copy of the block and the dense model's inputs — the cross term G = 2 X X_denseᵀ/N, where
-    X_dense are the inputs of the same layer in the dense model on the same tokens."""
+    X_dense are the inputs of the same layer in the dense model on the same tokens. Also returns
+    the number of rows N and their mean μ (d,)."""
     d = weight_matrix(module).shape[1]
     dev = module.weight.device
     H = torch.zeros(d, d, dtype=torch.float64, device=dev)
     G = torch.zeros(d, d, dtype=torch.float64, device=dev) if dense_block is not None else None
+    total = torch.zeros(d, dtype=torch.float64, device=dev)
     state: dict[str, Any] = {"n": 0, "tm": None}
 
     def dense_hook(mod, args, output):
@@ -232,6 +245,7 @@ def _layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_m
     def hook(mod, args, output):
         X = _rows(mod, args[0], state["tm"])                                     # (m, d)
         H.addmm_(X.t(), X, alpha=2.0)
+        total.add_(X.sum(0))
         if G is not None:
             G.addmm_(X.t(), state.pop("xd"), alpha=2.0)
         state["n"] += X.shape[0]
@@ -250,7 +264,7 @@ def _layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_m
         for h in handles:
             h.remove()
     n = max(state["n"], 1)
-    return H / n, (G / n if G is not None else None), state["n"]
+    return H / n, (G / n if G is not None else None), state["n"], total / n
 
 
 def _dense_target(W: Tensor, H: Tensor, G: Tensor, damping: float) -> Tensor:
@@ -405,6 +419,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                 report.n_calibration_tokens = max(h.n_samples for h in hc.hessians.values())
                 Ws = {n: weight_matrix(m) for n, m in targets.items()}
                 Hs = {n: hc[n].H for n in targets}
+                means = {n: hc[n].mean for n in targets}
                 t0 = time.perf_counter()
                 if method == "obs" and options.allocation == "obs" and pattern_t is None and len(targets) > 1:
                     split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift)
@@ -417,16 +432,18 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                                if dense_block is not None else {})
                 for name, module in targets.items():
                     W = Ws[name]
-                    H = Hs[name]
+                    H, mean = Hs[name], means[name]
                     if staged:                  # this layer's inputs after the layers before it were pruned
-                        H, G, _ = _layer_statistics(block, module, inputs, token_masks, dense_block,
+                        H, G, _, mean = _layer_statistics(block, module, inputs, token_masks, dense_block,
                                                     dense_names.get(id(module)), dense_inputs)
                         if G is not None and W.shape[1] <= options.target_max_inputs:
                             t0 = time.perf_counter()
                             W = _dense_target(W, H, G, damping).to(W.dtype)
                             report.compute_s += time.perf_counter() - t0
                     t0 = time.perf_counter()
-                    result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options)
+                    has_bias = getattr(module, "bias", None) is not None
+                    result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options,
+                                         mean=mean if has_bias else None)
                     elapsed = time.perf_counter() - t0
                     report.compute_s += elapsed
                     W64, H64 = W.to(torch.float64), H.to(torch.float64)
@@ -435,6 +452,12 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                     new_weight = set_weight_matrix(module, result.W.to(W.dtype))
                     apply_mask(module, mask, new_weight)
                     measured = lw.layer_loss(W64, weight_matrix(module).to(torch.float64), H64)
+                    if result.bias_shift is not None:
+                        beta = result.bias_shift.to(torch.float64)                                  # (R,)
+                        module.bias.add_(beta.to(module.bias))
+                        delta = W64 - weight_matrix(module).to(torch.float64)                       # (R, d)
+                        # ½ δ̃ᵀ H̃ δ̃ with δ̃ = (δ, −β), H̃ = [[H, 2μ], [2μᵀ, 2]]
+                        measured += float((beta.square() - 2 * beta * (delta @ mean.to(delta))).sum())
                     report.layers.append(LayerReport(
                         name=name, shape=tuple(W.shape), sparsity=float(1 - result.mask.float().mean()),
                         predicted_error=result.loss / energy, calibration_error=measured / energy,

@@ -71,7 +71,9 @@ def heldout_layer_errors(dense: nn.Module, pruned: nn.Module, batches: Iterable[
                          layers: Iterable[str] | None = None, outputs: list | None = None) -> dict[str, float]:
     """‖WX − ŴX‖²/‖WX‖² per layer on held-out ``batches`` (dicts of model inputs; padding
     positions, where ``attention_mask`` is 0, are excluded). X is what the layer sees in the
-    pruned model; W is the layer of ``dense`` with the same name. When ``outputs`` is a list, the
+    pruned model; W is the layer of ``dense`` with the same name. If pruning changed the
+    bias (``ObsOptions(bias=True)``), the numerator is the whole output error
+    ‖(WX + b1ᵀ) − (ŴX + b̂1ᵀ)‖². When ``outputs`` is a list, the
     pruned model's outputs are appended to it (so one pass also gives the embeddings)."""
     dense_modules = dict(dense.named_modules())
     names = list(layers) if layers is not None else [n for n, m in pruned.named_modules()
@@ -85,14 +87,19 @@ def heldout_layer_errors(dense: nn.Module, pruned: nn.Module, batches: Iterable[
         W = weight_matrix(dense_modules[name]).to(torch.float64)                  # (R, d)
         delta = (W - weight_matrix(module).to(torch.float64)).to(torch.float32)  # float64 difference
         W = W.to(torch.float32)
+        b, b_hat = getattr(dense_modules[name], "bias", None), getattr(module, "bias", None)
+        delta_b = (b - b_hat).to(torch.float32) if b is not None and b_hat is not None else None   # (R,)
 
-        def hook(mod, args, output, W=W, delta=delta, name=name):
+        def hook(mod, args, output, W=W, delta=delta, delta_b=delta_b, name=name):
             x = args[0]
             mask = state["mask"]
             if mask is not None and x.dim() == 3 and tuple(mask.shape) == tuple(x.shape[:2]):
                 x = x[mask.to(torch.bool)]
             X = layer_inputs(mod, x).to(W.dtype)                                  # (m, d)
-            sums[name][0] += float((X @ delta.T).double().square().sum())
+            err = X @ delta.T                                                     # (m, R)
+            if delta_b is not None:
+                err = err + delta_b
+            sums[name][0] += float(err.double().square().sum())
             sums[name][1] += float((X @ W.T).double().square().sum())
         handles.append(module.register_forward_hook(hook))
     try:

@@ -60,7 +60,7 @@ from torch import Tensor
 
 from ..curvature.layer_hessian import damp
 
-__all__ = ["LayerResult", "alternate", "layer_loss", "obs_blocked", "obs_exact", "parse_pattern",
+__all__ = ["LayerResult", "alternate", "layer_loss", "obs_blocked", "obs_exact", "parse_pattern", "refit_with_bias",
            "prune_count", "refit", "select_mask"]
 
 Pattern = tuple[int, int] | None
@@ -70,11 +70,13 @@ Pattern = tuple[int, int] | None
 class LayerResult:
     """A pruned layer: the compensated weights ``W`` (R, d), the boolean keep-``mask`` (R, d),
     and ``loss`` = ½ Σ_rows (w − ŵ)ᵀ H (w − ŵ) for the H the method used (the predicted
-    reconstruction error ‖WX − ŴX‖²/N)."""
+    reconstruction error ‖WX − ŴX‖²/N). ``bias_shift`` (R,), when not None, is to be added to
+    the layer's bias (see :func:`refit_with_bias`)."""
 
     W: Tensor
     mask: Tensor
     loss: float
+    bias_shift: Tensor | None = None
 
 
 # ---------------------------------------------------------------- arguments
@@ -375,6 +377,43 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
         raise ValueError(f"method must be 'auto', 'cholesky' or 'cg'; got {method!r}.")
     out = out * Mf
     return LayerResult(out, M, layer_loss(W, out, H))
+
+
+def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init: Tensor | None = None,
+                    **refit_kw) -> LayerResult:
+    """:func:`refit` with the bias as one more free, never-pruned weight of every row.
+
+    A layer computes ŵᵀx + b̂; its error on the calibration rows is (w − ŵ)ᵀx − β with
+    β = b̂ − b. On x̃ = (x, 1) this is the usual row problem with the Hessian
+
+        H̃ = 2 E[x̃ x̃ᵀ] = [[H, 2μ], [2μᵀ, 2]],      μ = E[x] (``mean``),
+
+    the target (w, 0) and the last coordinate always kept, so OBS's compensation (7) and the
+    refit also move the bias: the mean of what the pruned weights no longer produce,
+    (w − ŵ)ᵀμ, and the part of it the kept weights cannot absorb. After a GELU the inputs have
+    a large mean, and this part is not small. ``damping`` is relative to H's mean curvature, as
+    everywhere (the bias coordinate gets the same absolute shift). Returns ``W`` (R, d), ``mask``
+    and ``bias_shift`` β (R,); ``loss`` is for the damped H̃ (the output error with the bias).
+    """
+    W, H = _check_layer(W, H)
+    R, d = W.shape
+    mean = mean.to(H)
+    if mean.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},) (one entry per input); got {tuple(mean.shape)}.")
+    damping = refit_kw.pop("damping", 0.01)
+    shift = damping * float(torch.diagonal(H).mean())        # the damping of H, not of H̃ (whose 2 would dominate)
+    H, dead = damp(H, damping)
+    W = W.clone()
+    W[:, dead] = 0
+    H_aug = torch.empty(d + 1, d + 1, dtype=H.dtype, device=H.device)
+    H_aug[:d, :d] = H
+    H_aug[:d, d] = H_aug[d, :d] = 2 * mean
+    H_aug[d, d] = 2.0 + shift
+    zeros = torch.zeros(R, 1, dtype=W.dtype, device=W.device)
+    keep = torch.cat([mask.to(torch.bool), torch.ones(R, 1, dtype=torch.bool, device=W.device)], 1)
+    init = torch.cat([W_init.to(W), zeros], 1) if W_init is not None else None
+    fit = refit(torch.cat([W, zeros], 1), H_aug, keep, W_init=init, damping=0.0, **refit_kw)
+    return LayerResult(fit.W[:, :d], fit.mask[:, :d], fit.loss, bias_shift=fit.W[:, d].clone())
 
 
 # ---------------------------------------------------------------- alternating mask selection
