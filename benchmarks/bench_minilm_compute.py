@@ -5,7 +5,11 @@ calibration reviews); then each method prunes every layer, methods interleaved, 
 times. CPU seconds (``time.process_time``, all threads) are reported as well as wall seconds,
 because the machine is shared: CPU time is what the arithmetic costs, wall time what it waited.
 
-    .venv/bin/python benchmarks/bench_minilm_compute.py [--repeats 3] [--pattern 2:4]
+    .venv/bin/python benchmarks/bench_minilm_compute.py [--repeats 3] [--pattern 2:4] [--blocks 6]
+        [--methods "sparsegpt,obs +refit,obs +refit +alloc +bias"]
+
+Methods are labels of ``bench_minilm.py`` (``obs`` with switches); ``+alloc`` includes the
+block-level split of the budget (:func:`curvlab.prune.driver._allocate`), as in ``prune_model``.
 """
 
 from __future__ import annotations
@@ -19,14 +23,10 @@ import torch
 from curvlab.curvature.layer_hessian import HessianCollector, is_prunable, weight_matrix
 from curvlab.data.texts import fine_food_reviews
 from curvlab.models.minilm import load_minilm
-from curvlab.prune.driver import ObsOptions, prune_layer
-from curvlab.prune.layerwise import parse_pattern
+from curvlab.prune.driver import _allocate, prune_layer
+from curvlab.prune.layerwise import damp, inverse_cholesky_upper, parse_pattern
 
-VARIANTS = {
-    "sparsegpt": ("sparsegpt", ObsOptions()),
-    "obs +refit": ("obs", ObsOptions()),
-    "obs +refit +alternate": ("obs", ObsOptions(alternate=40)),
-}
+from bench_minilm import method_of
 
 
 def main():
@@ -35,7 +35,14 @@ def main():
     ap.add_argument("--pattern", default=None)
     ap.add_argument("--sparsity", type=float, default=0.5)
     ap.add_argument("--blocks", type=int, default=6)
+    ap.add_argument("--methods", default="sparsegpt,obs +refit,obs +refit +alternate")
+    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    VARIANTS = {label: method_of(label) for label in args.methods.split(",")}
+    if "sparsegpt" not in VARIANTS:
+        raise SystemExit("--methods must include sparsegpt (the baseline of the ratio)")
     enc = load_minilm()
     texts, _ = fine_food_reviews("train", n=128, seed=0)
     mods = {n: m for n, m in enc.model.named_modules() if is_prunable(m) and n.startswith("encoder.layer.")
@@ -45,19 +52,28 @@ def main():
             b = enc.tokenize(texts[i:i + 32])
             hc.token_mask = b["attention_mask"]
             enc.model(**b)
-    layers = [(weight_matrix(m), hc[n].H) for n, m in mods.items()]
+    blocks: dict[int, list] = {}
+    for n, m in mods.items():
+        blocks.setdefault(int(n.split(".")[2]), []).append((weight_matrix(m), hc[n].H, hc[n].mean))
+    n_layers = len(mods)
     pattern = parse_pattern(args.pattern)
     cpu = {k: [] for k in VARIANTS}
     wall = {k: [] for k in VARIANTS}
     for _ in range(args.repeats):
         for label, (method, options) in VARIANTS.items():
             c0, w0 = time.process_time(), time.perf_counter()
-            for W, H in layers:
-                prune_layer(W, H, args.sparsity, pattern, method, options=options)
+            for layers in blocks.values():
+                split, Us = [args.sparsity] * len(layers), [None] * len(layers)
+                if method == "obs" and options.allocation == "obs" and pattern is None:   # as prune_model does
+                    Us = [inverse_cholesky_upper(damp(H, 0.01)[0]) for _, H, _ in layers]
+                    split = _allocate([W for W, _, _ in layers], [H for _, H, _ in layers], args.sparsity, 0.01,
+                                      options.max_shift, Us=Us)
+                for (W, H, mean), s, U in zip(layers, split, Us):
+                    prune_layer(W, H, s, pattern, method, options=options, mean=mean, U=U)
             cpu[label].append(time.process_time() - c0)
             wall[label].append(time.perf_counter() - w0)
     base = statistics.median(cpu["sparsegpt"])
-    print(f"{len(layers)} layers, pattern {args.pattern or 'unstructured'}, {args.repeats} repeats (median)")
+    print(f"{n_layers} layers, pattern {args.pattern or 'unstructured'}, {args.repeats} repeats (median)")
     print("| method | CPU s | wall s | CPU / SparseGPT |")
     print("|---|---|---|---|")
     for label in VARIANTS:

@@ -179,3 +179,12 @@ def test_refit_with_bias_is_least_squares_on_the_kept_inputs_and_a_constant():
     assert res.loss == pytest.approx(float(err.square().sum()) / N, rel=1e-9)
     no_bias = lw.refit(W, H, mask, damping=0.0, method="cholesky")
     assert res.loss < no_bias.loss
+
+
+def test_inverse_cholesky_upper_is_the_cholesky_factor_of_the_inverse():
+    A = torch.randn(40, 30, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    H = A.T @ A / 40 + 0.05 * torch.eye(30, dtype=torch.float64)
+    U = lw.inverse_cholesky_upper(H)
+    assert torch.equal(U, torch.triu(U)) and bool((torch.diagonal(U) > 0).all())
+    reference = np.linalg.cholesky(np.linalg.inv(H.numpy())).T                  # upper, UᵀU = H⁻¹
+    np.testing.assert_allclose(U.numpy(), reference, rtol=1e-9, atol=1e-11)

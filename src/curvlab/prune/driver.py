@@ -136,9 +136,10 @@ class PruneReport:
 
 def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, method: str, *,
                 damping: float = 0.01, options: ObsOptions = ObsOptions(),
-                mean: Tensor | None = None) -> lw.LayerResult:
+                mean: Tensor | None = None, U: Tensor | None = None) -> lw.LayerResult:
     """Prune one (R, d) weight matrix with ``method`` given its calibration Hessian H (and the
-    mean input ``mean``, for ``options.bias``)."""
+    mean input ``mean``, for ``options.bias``; ``U``, the inverse Cholesky factor of the damped
+    H, when already computed)."""
     if method == "magnitude":
         return magnitude_layer(W, sparsity, pattern, H=H)
     if method == "wanda":
@@ -154,7 +155,7 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
         result = lw.obs_exact(W64, H, sparsity, pattern, damping=damping)
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
-                                dtype=fast)
+                                dtype=fast, U=U)
     if options.bias and mean is not None:
         def fit(res: lw.LayerResult) -> lw.LayerResult:
             return lw.refit_with_bias(W64, H, mean, res.mask, W_init=res.W, **refit_kw)
@@ -174,20 +175,23 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
 
 
 def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, damping: float,
-              max_shift: float) -> list[float]:
+              max_shift: float, Us: Sequence[Tensor] | None = None) -> list[float]:
     """Per-layer sparsities with the block's total count of removed weights unchanged, chosen to
     minimize Σ_l ê_l(s_l), ê_l = (estimated OBS loss of layer l) / ‖W_l X_l‖².
 
     The estimate of removing a set of weights is the sum of their single-weight OBS losses (8),
     L_q = ½ w_q² / [H⁻¹]_qq (interactions ignored). Minimizing a sum of such sums under a count
     budget is a threshold rule: remove the weights with the lowest L_q / ‖W_l X_l‖² across all
-    layers of the block, each layer kept within ``sparsity ± max_shift``.
+    layers of the block, each layer kept within ``sparsity ± max_shift``. ``Us`` are the layers'
+    :func:`~curvlab.prune.layerwise.inverse_cholesky_upper` factors of the damped H, if known
+    ([H⁻¹]_qq = Σ_i U_iq²).
     """
     scores, sizes = [], []
-    for W, H in zip(Ws, Hs):
+    for i, (W, H) in enumerate(zip(Ws, Hs)):
         W = W.to(torch.float64)
         H_d, dead = lw.damp(H.to(W.device, torch.float64), damping)
-        H_inv_diag = torch.diagonal(torch.cholesky_inverse(lw._cholesky(H_d)))
+        U = Us[i] if Us is not None else lw.inverse_cholesky_upper(H_d)
+        H_inv_diag = U.square().sum(0)                                            # (d,) diag of UᵀU
         energy = float(0.5 * ((W @ H_d) * W).sum()).__abs__() or 1.0
         s = (0.5 * W.square() / H_inv_diag).flatten() / energy                   # (R·d,)
         scores.append(torch.sort(s).values)
@@ -421,8 +425,12 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                 Hs = {n: hc[n].H for n in targets}
                 means = {n: hc[n].mean for n in targets}
                 t0 = time.perf_counter()
+                factors = {}        # inverse Cholesky factors of the damped H, shared by allocation and pruning
                 if method == "obs" and options.allocation == "obs" and pattern_t is None and len(targets) > 1:
-                    split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift)
+                    if options.mode == "blocked" and not staged:
+                        factors = {n: lw.inverse_cholesky_upper(lw.damp(Hs[n], damping)[0]) for n in targets}
+                    split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift,
+                                      Us=[factors[n] for n in targets] if factors else None)
                     per_layer = dict(zip(targets, split))
                 else:
                     per_layer = {n: sparsity for n in targets}
@@ -443,7 +451,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                     t0 = time.perf_counter()
                     has_bias = getattr(module, "bias", None) is not None
                     result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options,
-                                         mean=mean if has_bias else None)
+                                         mean=mean if has_bias else None, U=factors.pop(name, None))
                     elapsed = time.perf_counter() - t0
                     report.compute_s += elapsed
                     W64, H64 = W.to(torch.float64), H.to(torch.float64)

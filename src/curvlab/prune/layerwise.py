@@ -55,13 +55,14 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import Tensor
 
 from ..curvature.layer_hessian import damp
 
 __all__ = ["LayerResult", "alternate", "layer_loss", "obs_blocked", "obs_exact", "parse_pattern", "refit_with_bias",
-           "prune_count", "refit", "select_mask"]
+           "inverse_cholesky_upper", "prune_count", "refit", "select_mask"]
 
 Pattern = tuple[int, int] | None
 
@@ -137,11 +138,26 @@ def _cholesky(H: Tensor, what: str = "H") -> Tensor:
     return L
 
 
-def _inverse_cholesky_upper(H: Tensor) -> Tensor:
+def inverse_cholesky_upper(H: Tensor) -> Tensor:
     """U upper triangular with H⁻¹ = UᵀU: row q of U (scaled) is the q-th downdated H⁻¹ row
-    of the sequential elimination of columns 0, 1, … (SparseGPT, Lemma 1)."""
-    H_inv = torch.cholesky_inverse(_cholesky(H))
-    return torch.linalg.cholesky(H_inv, upper=True)
+    of the sequential elimination of columns 0, 1, … (SparseGPT, Lemma 1).
+
+    With J the reversal permutation and J H J = L Lᵀ (lower Cholesky), U = J L⁻¹ J: upper,
+    with a positive diagonal, and UᵀU = J L⁻ᵀ L⁻¹ J = H⁻¹, so it is that Cholesky factor. One
+    Cholesky and one triangular inverse (⅔d³) instead of factoring, inverting and factoring
+    again (4/3·d³).
+    """
+    L = _cholesky(H.flip(0, 1))                                                  # J H J = L Lᵀ
+    if L.device.type == "cpu" and L.dtype in (torch.float32, torch.float64):
+        trtri = scipy.linalg.lapack.dtrtri if L.dtype == torch.float64 else scipy.linalg.lapack.strtri
+        L_inv, info = trtri(L.numpy(), lower=1)                                  # ⅓d³, 3× faster than a solve
+        if info != 0:
+            raise ValueError("H is singular after damping; increase damping.")
+        L_inv = torch.from_numpy(L_inv)
+    else:
+        eye = torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
+        L_inv = torch.linalg.solve_triangular(L, eye, upper=False)
+    return L_inv.flip(0, 1).contiguous()                                         # J L⁻¹ J
 
 
 def _prepare_layer(W: Tensor, H: Tensor, sparsity: float, pattern: Pattern, damping: float):
@@ -258,7 +274,7 @@ def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
 @torch.no_grad()
 def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
                 damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None,
-                dtype: torch.dtype = torch.float64) -> LayerResult:
+                dtype: torch.dtype = torch.float64, U: Tensor | None = None) -> LayerResult:
     """Row-wise OBS in a fixed column order with one Cholesky factor of H⁻¹ and lazy block updates.
 
     Column q is removed (or kept) after columns 0 … q−1 have been; the downdated inverse at that
@@ -270,7 +286,8 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     the saliencies of the already-compensated weights: the ``sparsity`` fraction of the block's
     R × B entries with the lowest L_q (or, for N:M, the m − n lowest of each group). Pass
     ``mask`` (R, d, True = keep) to prune a fixed mask instead. ``dtype`` is the arithmetic of the
-    column sweep (float32 halves the time; H⁻¹ is always factored in float64). ``block_size >= d`` makes the
+    column sweep (float32 halves the time; H⁻¹ is always factored in float64). ``U`` is
+    :func:`inverse_cholesky_upper` of the damped H when the caller has it already. ``block_size >= d`` makes the
     mask one layer-wide choice; with H = I it is then exactly layer-wise magnitude pruning.
     """
     sparsity = _check_sparsity(sparsity)
@@ -284,7 +301,7 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     H, dead = damp(H, damping)
     W = W.clone()
     W[:, dead] = 0
-    U = _inverse_cholesky_upper(H).to(dtype)                                      # (d, d)
+    U = (U if U is not None else inverse_cholesky_upper(H)).to(dtype)              # (d, d)
     W = W.to(dtype)
     keep = torch.ones(R, d, dtype=torch.bool, device=W.device)
     loss = torch.zeros((), dtype=torch.float64, device=W.device)
