@@ -57,7 +57,7 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
 def method_of(label: str):
     """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
-    +seq, +dense, +exact, +bias)."""
+    +seq, +dense, +exact, +bias, +cg=iterations of the refit)."""
     if label in METHODS:
         return METHODS[label]
     words = label.split()
@@ -80,6 +80,8 @@ def method_of(label: str):
             kw["mode"] = "exact"
         elif name == "bias":
             kw["bias"] = True
+        elif name == "cg":
+            kw["cg_iters"] = int(value)
         else:
             raise SystemExit(f"unknown switch {w!r} in method {label!r}")
     return "obs", ObsOptions(**kw)
@@ -113,6 +115,10 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the benchmark machine has 2 cores)")
     ap.add_argument("--results", default=None, help="append each finished row (markdown) to this file")
+    ap.add_argument("--damping", type=float, default=0.01, help="λ of H + λ·mean(diag H)·I, every method")
+    ap.add_argument("--validation", action="store_true",
+                    help="evaluate on training reviews that neither calibration nor the probe uses (for "
+                         "choosing settings), not on the held-out test reviews")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.quick:
@@ -126,7 +132,12 @@ def main(argv=None):
     cal_texts, _ = fine_food_reviews("train", n=args.calibration, seed=0)
     probe_texts, probe_y = fine_food_reviews("train", seed=0)
     probe_texts, probe_y = probe_texts[-args.probe_train:], probe_y[-args.probe_train:]
-    eval_texts, eval_y = fine_food_reviews("test", n=args.eval)
+    if args.validation:                           # shuffled train rows after the calibration ones
+        eval_texts, eval_y = fine_food_reviews("train", n=args.calibration + args.eval, seed=0)
+        eval_texts, eval_y = eval_texts[args.calibration:], eval_y[args.calibration:]
+        assert len(eval_texts) + args.calibration + args.probe_train <= 4000
+    else:
+        eval_texts, eval_y = fine_food_reviews("test", n=args.eval)
     calibration = batches_of(enc, cal_texts)
     eval_batches = batches_of(enc, eval_texts)
     dense_eval = embed(enc, eval_texts)
@@ -146,7 +157,7 @@ def main(argv=None):
             for _ in range(args.repeats):
                 enc.model = copy.deepcopy(dense)
                 report = prune_model(enc.model, calibration, sparsity, pattern, method, options=options,
-                                     progress=False)
+                                     damping=args.damping, progress=False)
                 times.append(report.compute_s)
             outputs = []
             errs = heldout_layer_errors(dense, enc.model, eval_batches, outputs=outputs)

@@ -19,6 +19,7 @@ import statistics
 import time
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from curvlab.curvature.layer_hessian import HessianCollector, is_prunable, weight_matrix
 from curvlab.data.texts import fine_food_reviews
@@ -40,6 +41,8 @@ def main():
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    # numpy/scipy's BLAS (LAPACK calls on the CPU) get the same number of threads as torch
+    threadpool_limits(torch.get_num_threads())
     VARIANTS = {label: method_of(label) for label in args.methods.split(",")}
     if "sparsegpt" not in VARIANTS:
         raise SystemExit("--methods must include sparsegpt (the baseline of the ratio)")

@@ -188,3 +188,16 @@ def test_inverse_cholesky_upper_is_the_cholesky_factor_of_the_inverse():
     assert torch.equal(U, torch.triu(U)) and bool((torch.diagonal(U) > 0).all())
     reference = np.linalg.cholesky(np.linalg.inv(H.numpy())).T                  # upper, UᵀU = H⁻¹
     np.testing.assert_allclose(U.numpy(), reference, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype, rel", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_cg_refit_loss_from_the_residual_equals_the_layer_loss(dtype, rel):
+    W, H, _ = _layer(R=6, d=140, seed=12)
+    mask = torch.rand(6, 140, generator=torch.Generator().manual_seed(2)) > 0.5
+    res = lw.refit(W, H, mask, method="cg", cg_iters=30, cg_dtype=dtype)
+    assert res.loss == pytest.approx(lw.layer_loss(W, res.W, lw.damp(H, 0.01)[0]), rel=rel)
+    exact = lw.refit(W, H, mask, method="cholesky")
+    assert res.loss == pytest.approx(exact.loss, rel=1e-3)                  # and CG has converged
+    zero_row = W.clone()
+    zero_row[0] = 0                                                          # a converged row: no 0/0
+    assert torch.isfinite(lw.refit(zero_row, H, mask, method="cg", cg_dtype=dtype).W).all()

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -192,9 +193,10 @@ def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, dampi
         H_d, dead = lw.damp(H.to(W.device, torch.float64), damping)
         U = Us[i] if Us is not None else lw.inverse_cholesky_upper(H_d)
         H_inv_diag = U.square().sum(0)                                            # (d,) diag of UᵀU
-        energy = float(0.5 * ((W @ H_d) * W).sum()).__abs__() or 1.0
+        W32 = W.to(torch.float32)
+        energy = abs(float(0.5 * ((W32 @ H_d.to(torch.float32)) * W32).sum())) or 1.0   # ½ Σ wᵀHw
         s = (0.5 * W.square() / H_inv_diag).flatten() / energy                   # (R·d,)
-        scores.append(torch.sort(s).values)
+        scores.append(np.sort(s.to(torch.float32).cpu().numpy()))                # numpy's SIMD sort: 3× torch's
         sizes.append(W.numel())
     total = sum(sizes)
     budget = lw.prune_count(total, sparsity)
@@ -202,7 +204,7 @@ def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, dampi
     hi = [math.floor(min(0.99, sparsity + max_shift) * n) for n in sizes]
 
     def counts(tau: float) -> list[int]:
-        return [min(max(int(torch.searchsorted(s, tau, right=True)), a), b) for s, a, b in zip(scores, lo, hi)]
+        return [min(max(int(np.searchsorted(s, tau, side="right")), a), b) for s, a, b in zip(scores, lo, hi)]
 
     low_tau, high_tau = 0.0, max(float(s[-1]) for s in scores) * 2 + 1e-30
     for _ in range(100):                                          # bisection on the threshold
@@ -372,7 +374,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
             raise ValueError(f"layers {sorted(unknown)} are not modules of the model.")
     report = PruneReport(method=method, sparsity=sparsity, pattern=f"{pattern_t[0]}:{pattern_t[1]}"
                          if pattern_t else "unstructured",
-                         options=asdict(options) if method == "obs" else {"damping": damping})
+                         options={**asdict(options), "damping": damping} if method == "obs" else {"damping": damping})
     start = time.perf_counter()
     device = next(model.parameters()).device
     with restore_on_error(model):

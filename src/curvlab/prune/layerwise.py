@@ -360,11 +360,11 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
     W = W.clone()
     W[:, dead] = 0
     M = mask.to(device=W.device, dtype=torch.bool) & ~dead.unsqueeze(0)
-    Mf = M.to(torch.float64)
-    b = (W @ H) * Mf                                                             # (R, d) = (Hw)_S
     if method == "auto":
         method = "cholesky" if d <= 128 else "cg"
     if method == "cholesky":
+        Mf = M.to(torch.float64)
+        b = (W @ H) * Mf                                                         # (R, d) = (Hw)_S
         out = torch.zeros_like(W)
         eye = torch.eye(d, dtype=torch.float64, device=W.device)
         for s in range(0, R, rows_per_chunk):
@@ -372,28 +372,43 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
             A = H.unsqueeze(0) * m.unsqueeze(2) * m.unsqueeze(1) + eye * (1 - m).unsqueeze(1)  # (r, d, d)
             L = _cholesky(A, "the kept block H_SS")
             out[s:s + rows_per_chunk] = torch.cholesky_solve(b[s:s + rows_per_chunk].unsqueeze(2), L).squeeze(2)
-    elif method == "cg":
-        Hc, Mc, b = H.to(cg_dtype), Mf.to(cg_dtype), b.to(cg_dtype)
-        x = (W_init.to(W) if W_init is not None else W).to(cg_dtype) * Mc        # (R, d)
-        inv_diag = 1.0 / torch.diagonal(Hc)                                      # Jacobi preconditioner
-        r = b - (x @ Hc) * Mc
-        z = r * inv_diag
-        p = z.clone()
-        rz = (r * z).sum(1, keepdim=True)
-        for _ in range(cg_iters):
-            Ap = (p @ Hc) * Mc
-            alpha = rz / (p * Ap).sum(1, keepdim=True).clamp_min(1e-300)
-            x += alpha * p
-            r -= alpha * Ap
-            z = r * inv_diag
-            rz_new = (r * z).sum(1, keepdim=True)
-            p = z + (rz_new / rz.clamp_min(1e-300)) * p
-            rz = rz_new
-        out = x.to(torch.float64)
-    else:
+        out = out * Mf
+        return LayerResult(out, M, layer_loss(W, out, H))
+    if method != "cg":
         raise ValueError(f"method must be 'auto', 'cholesky' or 'cg'; got {method!r}.")
-    out = out * Mf
-    return LayerResult(out, M, layer_loss(W, out, H))
+    x, loss = _refit_cg(W, H, M, W_init if W_init is not None else W, cg_iters, cg_dtype)
+    return LayerResult(x, M, loss)
+
+
+def _refit_cg(W: Tensor, H: Tensor, M: Tensor, W_init: Tensor, iters: int,
+              dtype: torch.dtype) -> tuple[Tensor, float]:
+    """Jacobi-preconditioned CG on every row's H_SS ŵ_S = (Hw)_S at once, in ``dtype``: one
+    matmul (R, d)·(d, d) per step, two more to start; no extra one for the loss, which follows
+    from the residual r = b − H_SS x as ½(wᵀHw − xᵀ(b + r)) (x is supported on S, so
+    xᵀHw = xᵀb and xᵀHx = xᵀ(b − r))."""
+    Mc = M.to(dtype)
+    Hc, Wc = H.to(dtype), W.to(dtype)
+    WH = Wc @ Hc                                                                 # (R, d)
+    b = WH * Mc                                                                  # (Hw)_S
+    x = W_init.to(dtype) * Mc                                                    # (R, d)
+    inv_diag = 1.0 / torch.diagonal(Hc)                                          # Jacobi preconditioner
+    tiny = torch.finfo(dtype).tiny
+    r = b - (x @ Hc) * Mc
+    z = r * inv_diag
+    p = z.clone()
+    rz = (r * z).sum(1, keepdim=True)
+    for _ in range(iters):
+        Ap = (p @ Hc) * Mc
+        alpha = rz / (p * Ap).sum(1, keepdim=True).clamp_min(tiny)              # 0 on converged rows
+        x += alpha * p
+        r -= alpha * Ap
+        z = r * inv_diag
+        rz_new = (r * z).sum(1, keepdim=True)
+        p = z + (rz_new / rz.clamp_min(tiny)) * p
+        rz = rz_new
+    energy = (Wc * WH).to(torch.float64).sum()                                   # Σ wᵀHw
+    loss = 0.5 * (energy - (x * (b + r)).to(torch.float64).sum())
+    return x.to(torch.float64), float(loss)
 
 
 def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init: Tensor | None = None,
