@@ -36,17 +36,7 @@ METHODS = {
     "magnitude": ("magnitude", None),
     "wanda": ("wanda", None),
     "sparsegpt": ("sparsegpt", None),
-    "obs-blocked (no refit)": ("obs", ObsOptions(refit=False)),
-    "obs +refit": ("obs", ObsOptions(refit=True)),
-    "obs +refit +alloc": ("obs", ObsOptions(refit=True, allocation="obs")),
-    "obs +refit +alternate": ("obs", ObsOptions(refit=True, alternate=40)),
-    "obs +refit +alternate +alloc": ("obs", ObsOptions(refit=True, alternate=40, allocation="obs")),
-    "obs +refit +seq": ("obs", ObsOptions(refit=True, sequential=True)),
-    "obs +refit +dense": ("obs", ObsOptions(refit=True, target="dense")),
-    "obs +refit +alloc +dense": ("obs", ObsOptions(refit=True, allocation="obs", target="dense")),
-    "obs +refit +alternate +dense": ("obs", ObsOptions(refit=True, alternate=40, target="dense")),
-    "obs +refit +alternate +alloc +dense": ("obs", ObsOptions(refit=True, alternate=40, allocation="obs",
-                                                              target="dense")),
+    "obs": ("obs", ObsOptions()),            # the library's defaults; other "obs ..." labels: see method_of
 }
 
 
@@ -57,13 +47,14 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
 def method_of(label: str):
     """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
-    +seq, +dense, +exact, +bias, +cg=iterations of the refit)."""
+    +seq, +dense, +exact, +bias, +cg=iterations of the refit, default 8). A label states every
+    improvement it uses: what it does not name is off."""
     if label in METHODS:
         return METHODS[label]
     words = label.split()
     if not words or words[0] != "obs":
         raise SystemExit(f"unknown method {label!r}; choose from {sorted(METHODS)} or 'obs +switch ...'")
-    kw = dict(refit=False)
+    kw = dict(refit=False, bias=False)
     for w in words[1:]:
         name, _, value = w.lstrip("+").partition("=")
         if name == "refit":

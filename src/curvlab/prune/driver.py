@@ -18,7 +18,8 @@ Methods
 ``"obs"`` (ours) = blocked row-wise OBS (or exact OBC for layers with ≤ ``exact_max_inputs``
 inputs when ``mode="exact"``), then the improvements over SparseGPT, each switchable:
 ``alternate`` (iterations of alternating mask selection, :func:`~curvlab.prune.layerwise.alternate`),
-``refit`` (exact least-squares refit of the kept weights), ``allocation="obs"`` (non-uniform
+``refit`` (exact least-squares refit of the kept weights; with ``bias``, of the bias too),
+``allocation="obs"`` (non-uniform
 sparsity across the layers of a block from the OBS loss estimates, unstructured only),
 ``sequential`` (each layer's H re-collected after the layers before it in the block were pruned,
 so e.g. the attention output layer sees the inputs the pruned Q/K/V produce) and
@@ -29,7 +30,8 @@ calibration tokens do not overfit the d² cross term).
 ``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``.
 
 The report gives, per layer, the sparsity reached, the predicted error (the OBS loss sum, for
-the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (undamped H), and the time.
+the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (undamped H; with a refitted
+bias, of the whole output WX + b), and the time.
 """
 
 from __future__ import annotations
@@ -72,13 +74,13 @@ class ObsOptions:
     allocation: str = "uniform"    # "obs": split the block's budget by OBS loss estimates
     max_shift: float = 0.15        # the most a layer's sparsity may move from the target
     block_size: int = 128          # columns per lazy-update block
-    cg_iters: int = 15             # refit: warm-started CG steps (measured: 10–15 reach ~97% of the gain)
+    cg_iters: int = 8              # refit: warm-started CG steps (MiniLM: 98% of the gain on 384-input layers, 89% on 1536)
     fast_dtype: bool = True        # float32 column sweep and CG (as SparseGPT); losses in float64
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
     sequential: bool = False       # re-collect each layer's H after the layers before it in the block are pruned
     target: str = "input"          # "dense": fit the dense model's outputs W X_dense (implies sequential)
     target_max_inputs: int = 512   # dense target only for layers this narrow (wider ones overfit the tokens)
-    bias: bool = False             # refit the layer's bias with the kept weights (needs refit; layers with a bias)
+    bias: bool = True              # refit the layer's bias with the kept weights (with refit; layers with a bias)
 
     def __post_init__(self):
         if self.mode not in ("blocked", "exact"):
@@ -89,8 +91,6 @@ class ObsOptions:
             raise ValueError(f"target must be 'input' or 'dense'; got {self.target!r}.")
         if not (isinstance(self.alternate, int) and self.alternate >= 0):
             raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
-        if self.bias and not self.refit:
-            raise ValueError("bias=True refits the bias with the kept weights; it needs refit=True.")
 
 
 @dataclass
@@ -157,7 +157,7 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
                                 dtype=fast, U=U)
-    if options.bias and mean is not None:
+    if options.bias and options.refit and mean is not None:
         def fit(res: lw.LayerResult) -> lw.LayerResult:
             return lw.refit_with_bias(W64, H, mean, res.mask, W_init=res.W, **refit_kw)
     else:
