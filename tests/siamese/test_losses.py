@@ -63,6 +63,12 @@ def test_in_batch_softmax_matches_brute_force():
         logits = [s * np.dot(e1[i], e2[j]) / np.linalg.norm(e1[i]) / np.linalg.norm(e2[j]) for j in range(5)]
         total += -logits[i] + math.log(sum(math.exp(v) for v in logits))
     assert in_batch_softmax_loss(e1, e2, scale=s).item() == pytest.approx(total / 5, rel=1e-10)
+    back = 0.0                                                           # the other direction: e₂ᵢ among all e₁
+    for i in range(5):
+        logits = [s * np.dot(e2[i], e1[j]) / np.linalg.norm(e2[i]) / np.linalg.norm(e1[j]) for j in range(5)]
+        back += -logits[i] + math.log(sum(math.exp(v) for v in logits))
+    assert in_batch_softmax_loss(e1, e2, scale=s, symmetric=True).item() == pytest.approx(
+        (total + back) / 10, rel=1e-10)
 
 
 def test_notes_pair_loss_equals_half_distance_plus_half_norms():

@@ -77,11 +77,15 @@ def triplet_margin_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: 
     return F.relu(pair_distance(anchor, positive) - pair_distance(anchor, negative) + margin).mean()
 
 
-def in_batch_softmax_loss(e1: torch.Tensor, e2: torch.Tensor, *, scale: float = 20.0) -> torch.Tensor:
-    """Cross-entropy of row i of e₁ against all rows of e₂ (target i), logits s·cos(e₁ᵢ, e₂ⱼ)."""
+def in_batch_softmax_loss(e1: torch.Tensor, e2: torch.Tensor, *, scale: float = 20.0,
+                          symmetric: bool = False) -> torch.Tensor:
+    """Cross-entropy of row i of e₁ against all rows of e₂ (target i), logits s·cos(e₁ᵢ, e₂ⱼ);
+    ``symmetric``: the mean of that and the same from e₂ to e₁ (both directions, as in CLIP)."""
     scale = check_positive(scale, "scale")
     logits = scale * F.normalize(e1, dim=-1) @ F.normalize(e2, dim=-1).T  # (B, B)
-    return F.cross_entropy(logits, torch.arange(e1.shape[0], device=e1.device))
+    target = torch.arange(e1.shape[0], device=e1.device)
+    loss = F.cross_entropy(logits, target)
+    return 0.5 * (loss + F.cross_entropy(logits.T, target)) if symmetric else loss
 
 
 def notes_pair_loss(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:

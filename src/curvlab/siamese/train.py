@@ -64,6 +64,7 @@ class TrainConfig:
     loss: str = "contrastive"        # one of losses.LOSSES; contrastive is the classic Siamese loss
     margin: float = 1.0              # contrastive / triplet margin, in embedding distance units
     scale: float = 20.0              # in-batch softmax temperature⁻¹ (cosines need a sharp softmax)
+    symmetric: bool = False          # in-batch softmax in both directions (x1 → x2 and x2 → x1)
     epochs: int = 50
     batch_size: int = 128            # pairs per step
     pairs_per_epoch: int = 4096      # pairs (or triplets) drawn from labels per epoch
@@ -183,7 +184,7 @@ def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Ten
     if cfg.loss == "cosine":
         return cosine_similarity_loss(e1, e2, y)
     if cfg.loss == "in_batch":
-        return in_batch_softmax_loss(e1, e2, scale=cfg.scale)
+        return in_batch_softmax_loss(e1, e2, scale=cfg.scale, symmetric=cfg.symmetric)
     return notes_pair_loss(e1, e2)
 
 
