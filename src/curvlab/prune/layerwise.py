@@ -50,6 +50,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -317,12 +318,22 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
             keep1 = select_mask(saliency, sparsity, None, scope="layer")
         else:
             keep1 = torch.ones_like(W1, dtype=torch.bool)
+        if pattern is not None and mask is None:                  # N:M: one group of m columns at a time
+            m = pattern[1]
+            for j in range(0, b1 - b0, m):
+                keep_g, err = _joint_group_step(W1[:, j:j + m], U1[j:j + m, j:j + m], pattern)
+                W1[:, j:] -= err @ U1[j:j + m, j:]                                # (7) for the set, within block
+                W1[:, j:j + m] *= keep_g                                          # exact zeros
+                keep1[:, j:j + m] = keep_g
+                Err1[:, j:j + m] = err
+            W[:, b0:b1] = W1
+            W[:, b1:] -= Err1 @ U[b0:b1, b1:]                                     # lazy update (7)
+            loss += 0.5 * Err1.to(torch.float64).square().sum()                   # Σ L_Q
+            keep[:, b0:b1] = keep1
+            continue
         for j in range(b1 - b0):
             w = W1[:, j]
             u_jj = U1[j, j]
-            if pattern is not None and mask is None and j % pattern[1] == 0:
-                group = W1[:, j:j + pattern[1]].square() / torch.diagonal(U1)[j:j + pattern[1]].square()
-                keep1[:, j:j + pattern[1]] = select_mask(group, 0.0, pattern)
             q = w * keep1[:, j]
             err = (w - q) / u_jj                                                  # (R,); L_q = ½ err²  (8)
             W1[:, j:] -= err.unsqueeze(1) * U1[j, j:].unsqueeze(0)                # (7), within block
@@ -334,6 +345,38 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
         keep[:, b0:b1] = keep1
     W[~keep] = 0.0
     return LayerResult(W.to(torch.float64), keep, float(loss))
+
+
+def _joint_group_step(W_g: Tensor, U_g: Tensor, pattern: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """One N:M group of the sweep, removed jointly: the keep-mask (R, m) and the errors (R, m).
+
+    When the sweep reaches the group, the remaining problem has the inverse Hessian
+    U_{j:,j:}ᵀ U_{j:,j:} (the trailing block of H⁻¹'s Cholesky factor inverts the trailing block
+    of H), whose group block is B = U_gᵀU_g. Removing the set Q (|Q| = m − n) with every later
+    weight, the group's kept ones included, compensating optimally costs
+
+        L_Q = ½ w_Qᵀ (B_QQ)⁻¹ w_Q                                  (the multi-weight (8))
+
+    and the update (7) is δw = −U_{g,:}ᵀ e with e = U_g[:, Q] (B_QQ)⁻¹ w_Q: a combination of
+    the group's rows of U, the same form as the column sweep's updates, so the lazy block
+    update applies unchanged (and L_Q = ½‖e‖²). Each row takes the Q of least L_Q. The
+    column-by-column sweep instead sums single costs and freezes a kept column before it sees
+    the removals after it. With H = I, B = I: magnitude pruning either way.
+    """
+    n, m = pattern
+    R = W_g.shape[0]
+    sets = torch.tensor(list(itertools.combinations(range(m), m - n)), device=W_g.device)   # (C, k)
+    B = U_g.transpose(0, 1) @ U_g                                                         # (m, m)
+    B_inv = torch.linalg.inv(B[sets.unsqueeze(2), sets.unsqueeze(1)].to(torch.float64)).to(W_g.dtype)  # (C, k, k)
+    w_Q = W_g[:, sets]                                                                    # (R, C, k)
+    c = torch.einsum("cij,rcj->rci", B_inv, w_Q)                                          # (R, C, k) = B_QQ⁻¹ w_Q
+    best = (w_Q * c).sum(-1).argmin(dim=1)                                                # (R,) least 2·L_Q
+    Q = sets[best]                                                                        # (R, k)
+    c_best = c[torch.arange(R, device=W_g.device), best]                                  # (R, k)
+    err = torch.einsum("rk,irk->ri", c_best, U_g[:, Q])                                   # (R, m) = U_g[:, Q] c
+    keep = torch.ones_like(W_g, dtype=torch.bool)
+    keep.scatter_(1, Q, False)
+    return keep, err
 
 
 # ---------------------------------------------------------------- refit on a fixed mask
