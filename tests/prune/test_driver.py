@@ -104,6 +104,38 @@ def q_name(model) -> str:
     return next(n for n, m in model.named_modules() if m is model.encoder.layer[0].attention.self.query)
 
 
+def test_dense_target_is_the_least_squares_fit_of_the_dense_outputs():
+    from curvlab.prune.driver import _dense_target
+
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(80, 6, generator=g, dtype=torch.float64)                  # pruned-model inputs
+    X_dense = X + 0.3 * torch.randn(80, 6, generator=g, dtype=torch.float64)  # the dense model's
+    W = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    H, G = 2 * X.T @ X / 80, 2 * X.T @ X_dense / 80
+    ref, *_ = np.linalg.lstsq(X.numpy(), X_dense.numpy() @ W.numpy().T, rcond=None)   # (6, 4)
+    np.testing.assert_allclose(_dense_target(W, H, G, damping=0.0).numpy(), ref.T, atol=1e-10)
+
+
+def test_sequential_statistics_see_the_pruned_layers_before(tiny):
+    model0, batches = tiny
+    model = copy.deepcopy(model0)
+    report = prune_model(model, batches, 0.5, None, "obs", progress=False,
+                         options=ObsOptions(sequential=True, bias=False))
+    o0 = model0.encoder.layer[0].attention.output.dense
+    o1 = model.encoder.layer[0].attention.output.dense
+    rows = []
+    h = o1.register_forward_hook(lambda m, a, out: rows.append(a[0]))
+    with torch.no_grad():
+        for b in batches:
+            model(**b)
+    h.remove()
+    X = torch.cat([x[b["attention_mask"].bool()] for x, b in zip(rows, batches)]).double()
+    W0, W1 = weight_matrix(o0).double(), weight_matrix(o1).double()
+    ref = float(((X @ (W0 - W1).T) ** 2).sum() / ((X @ W0.T) ** 2).sum())  # inputs after Q, K, V were pruned
+    layer = next(r for r in report.layers if r.name.endswith("layer.0.attention.output.dense"))
+    assert layer.calibration_error == pytest.approx(ref, rel=1e-6)
+
+
 def test_obs_beats_sparsegpt_on_calibration(tiny):
     model0, batches = tiny
     errors = {}
