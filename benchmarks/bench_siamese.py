@@ -41,7 +41,7 @@ def header() -> None:
 
 
 # ----------------------------------------------------------------------------- text
-def bench_text(quick: bool, time_limit_s: float) -> None:
+def bench_text(quick: bool, time_limit_s: float, settings: str | None = None) -> None:
     from curvlab.data.rdocs import load_rdoc_pairs, split_pairs
     from curvlab.models.minilm import load_minilm
     from curvlab.siamese.encoders import MiniLMEncoder
@@ -71,6 +71,8 @@ def bench_text(quick: bool, time_limit_s: float) -> None:
           f"(encode {time.perf_counter() - t0:.0f} s)")
     # The settings are chosen on validation recall@1; the test pairs are only reported.
     grid = [dict(lr=3e-5, symmetric=False), dict(lr=3e-5, symmetric=True), dict(lr=1e-5, symmetric=True)]
+    if settings:                                  # e.g. "3e-5:sym,1e-5": rerun chosen settings alone
+        grid = [dict(lr=float(item.split(":")[0]), symmetric=item.endswith(":sym")) for item in settings.split(",")]
     if quick:
         grid = grid[:1]
     runs = []
@@ -190,6 +192,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["digits", "seen", "text"], default=None)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--text-minutes", type=float, default=10.0)
+    ap.add_argument("--text-settings", default=None,
+                    help='comma list of lr[:sym] to train instead of the validation grid, e.g. "3e-5:sym"')
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     header()
@@ -198,7 +202,7 @@ def main() -> None:
     if args.only in (None, "seen"):
         bench_seen(args.quick, args.seeds)
     if args.only in (None, "text"):
-        bench_text(args.quick, 60 * args.text_minutes)
+        bench_text(args.quick, 60 * args.text_minutes, args.text_settings)
 
 
 if __name__ == "__main__":
