@@ -47,7 +47,7 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
 def method_of(label: str):
     """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
-    +seq, +dense, +exact, +bias, +cg=iterations of the refit, default 8). A label states every
+    +seq, +dense, +exact, +bias, +cg=iterations of the refit (default 8), +joint (N:M groups). A label states every
     improvement it uses: what it does not name is off."""
     if label in METHODS:
         return METHODS[label]
@@ -73,6 +73,8 @@ def method_of(label: str):
             kw["bias"] = True
         elif name == "cg":
             kw["cg_iters"] = int(value)
+        elif name == "joint":
+            kw["joint_groups"] = True
         else:
             raise SystemExit(f"unknown switch {w!r} in method {label!r}")
     return "obs", ObsOptions(**kw)

@@ -209,7 +209,7 @@ def test_joint_group_choice_is_the_best_removal_set_by_brute_force(pattern):
     # constrained least-squares cost (8) is smallest, for every row
     n, m = pattern
     W, H, _ = _layer(R=6, d=m, N=60, seed=3 + m)
-    res = lw.obs_blocked(W, H, 0.5, pattern, damping=0.0)
+    res = lw.obs_blocked(W, H, 0.5, pattern, damping=0.0, joint_groups=True)
     for r in range(6):
         costs = {}
         for Q in itertools.combinations(range(m), m - n):

@@ -81,6 +81,7 @@ class ObsOptions:
     target: str = "input"          # "dense": fit the dense model's outputs W X_dense (implies sequential)
     target_max_inputs: int = 512   # dense target only for layers this narrow (wider ones overfit the tokens)
     bias: bool = True              # refit the layer's bias with the kept weights (with refit; layers with a bias)
+    joint_groups: bool = False     # N:M: remove each group's weights jointly (least multi-weight OBS cost)
 
     def __post_init__(self):
         if self.mode not in ("blocked", "exact"):
@@ -156,7 +157,7 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
         result = lw.obs_exact(W64, H, sparsity, pattern, damping=damping)
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
-                                dtype=fast, U=U)
+                                dtype=fast, U=U, joint_groups=options.joint_groups)
     if options.bias and options.refit and mean is not None:
         def fit(res: lw.LayerResult) -> lw.LayerResult:
             return lw.refit_with_bias(W64, H, mean, res.mask, W_init=res.W, **refit_kw)

@@ -275,7 +275,8 @@ def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
 @torch.no_grad()
 def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
                 damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None,
-                dtype: torch.dtype = torch.float64, U: Tensor | None = None) -> LayerResult:
+                dtype: torch.dtype = torch.float64, U: Tensor | None = None,
+                joint_groups: bool = False) -> LayerResult:
     """Row-wise OBS in a fixed column order with one Cholesky factor of H⁻¹ and lazy block updates.
 
     Column q is removed (or kept) after columns 0 … q−1 have been; the downdated inverse at that
@@ -288,7 +289,10 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     R × B entries with the lowest L_q (or, for N:M, the m − n lowest of each group). Pass
     ``mask`` (R, d, True = keep) to prune a fixed mask instead. ``dtype`` is the arithmetic of the
     column sweep (float32 halves the time; H⁻¹ is always factored in float64). ``U`` is
-    :func:`inverse_cholesky_upper` of the damped H when the caller has it already. ``block_size >= d`` makes the
+    :func:`inverse_cholesky_upper` of the damped H when the caller has it already.
+    ``joint_groups`` (N:M only): remove each group's m − n weights jointly, by the set of least
+    multi-weight cost (:func:`_joint_group_step`), instead of column by column by single costs;
+    better per group (tested against brute force), about 1.5× the sweep's time on MiniLM. ``block_size >= d`` makes the
     mask one layer-wide choice; with H = I it is then exactly layer-wise magnitude pruning.
     """
     sparsity = _check_sparsity(sparsity)
@@ -306,6 +310,9 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     W = W.to(dtype)
     keep = torch.ones(R, d, dtype=torch.bool, device=W.device)
     loss = torch.zeros((), dtype=torch.float64, device=W.device)
+    if pattern is not None and joint_groups:      # the removal sets Q of a group, (C, m − n)
+        sets = torch.tensor(list(itertools.combinations(range(pattern[1]), pattern[1] - pattern[0])),
+                            device=W.device)
     for b0 in range(0, d, block_size):
         b1 = min(b0 + block_size, d)
         W1 = W[:, b0:b1].clone()                                                  # (R, B)
@@ -318,10 +325,11 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
             keep1 = select_mask(saliency, sparsity, None, scope="layer")
         else:
             keep1 = torch.ones_like(W1, dtype=torch.bool)
-        if pattern is not None and mask is None:                  # N:M: one group of m columns at a time
+        if pattern is not None and mask is None and joint_groups:  # N:M: one group of m columns at a time
             m = pattern[1]
-            for j in range(0, b1 - b0, m):
-                keep_g, err = _joint_group_step(W1[:, j:j + m], U1[j:j + m, j:j + m], pattern)
+            U_g, B_inv = _group_inverses(U1, pattern, sets)                       # (G, m, m), (G, C, k, k)
+            for g, j in enumerate(range(0, b1 - b0, m)):
+                keep_g, err = _joint_group_step(W1[:, j:j + m], U_g[g], B_inv[g], sets)
                 W1[:, j:] -= err @ U1[j:j + m, j:]                                # (7) for the set, within block
                 W1[:, j:j + m] *= keep_g                                          # exact zeros
                 keep1[:, j:j + m] = keep_g
@@ -334,6 +342,9 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
         for j in range(b1 - b0):
             w = W1[:, j]
             u_jj = U1[j, j]
+            if pattern is not None and mask is None and j % pattern[1] == 0:
+                group = W1[:, j:j + pattern[1]].square() / torch.diagonal(U1)[j:j + pattern[1]].square()
+                keep1[:, j:j + pattern[1]] = select_mask(group, 0.0, pattern)
             q = w * keep1[:, j]
             err = (w - q) / u_jj                                                  # (R,); L_q = ½ err²  (8)
             W1[:, j:] -= err.unsqueeze(1) * U1[j, j:].unsqueeze(0)                # (7), within block
@@ -347,7 +358,19 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     return LayerResult(W.to(torch.float64), keep, float(loss))
 
 
-def _joint_group_step(W_g: Tensor, U_g: Tensor, pattern: tuple[int, int]) -> tuple[Tensor, Tensor]:
+def _group_inverses(U1: Tensor, pattern: tuple[int, int], sets: Tensor) -> tuple[Tensor, Tensor]:
+    """For every N:M group of a block: its diagonal block U_g of U (G, m, m) and, for every
+    removal set Q, (B_QQ)⁻¹ with B = U_gᵀU_g (G, C, k, k). They depend on H only, not on the
+    weights, so one batched inverse serves the whole block."""
+    m = pattern[1]
+    G = U1.shape[0] // m
+    U_g = torch.stack([U1[j:j + m, j:j + m] for j in range(0, G * m, m)])                   # (G, m, m)
+    B = U_g.transpose(1, 2) @ U_g                                                           # (G, m, m)
+    B_QQ = B[:, sets.unsqueeze(2), sets.unsqueeze(1)]                                       # (G, C, k, k)
+    return U_g, torch.linalg.inv(B_QQ.to(torch.float64)).to(U1.dtype)
+
+
+def _joint_group_step(W_g: Tensor, U_g: Tensor, B_inv: Tensor, sets: Tensor) -> tuple[Tensor, Tensor]:
     """One N:M group of the sweep, removed jointly: the keep-mask (R, m) and the errors (R, m).
 
     When the sweep reaches the group, the remaining problem has the inverse Hessian
@@ -361,21 +384,17 @@ def _joint_group_step(W_g: Tensor, U_g: Tensor, pattern: tuple[int, int]) -> tup
     the group's rows of U, the same form as the column sweep's updates, so the lazy block
     update applies unchanged (and L_Q = ½‖e‖²). Each row takes the Q of least L_Q. The
     column-by-column sweep instead sums single costs and freezes a kept column before it sees
-    the removals after it. With H = I, B = I: magnitude pruning either way.
+    the removals after it. With H = I, B = I: magnitude pruning either way. ``B_inv`` (C, k, k)
+    holds (B_QQ)⁻¹ for the C sets in ``sets`` (C, k).
     """
-    n, m = pattern
-    R = W_g.shape[0]
-    sets = torch.tensor(list(itertools.combinations(range(m), m - n)), device=W_g.device)   # (C, k)
-    B = U_g.transpose(0, 1) @ U_g                                                         # (m, m)
-    B_inv = torch.linalg.inv(B[sets.unsqueeze(2), sets.unsqueeze(1)].to(torch.float64)).to(W_g.dtype)  # (C, k, k)
+    R, k = W_g.shape[0], sets.shape[1]
     w_Q = W_g[:, sets]                                                                    # (R, C, k)
-    c = torch.einsum("cij,rcj->rci", B_inv, w_Q)                                          # (R, C, k) = B_QQ⁻¹ w_Q
-    best = (w_Q * c).sum(-1).argmin(dim=1)                                                # (R,) least 2·L_Q
-    Q = sets[best]                                                                        # (R, k)
-    c_best = c[torch.arange(R, device=W_g.device), best]                                  # (R, k)
-    err = torch.einsum("rk,irk->ri", c_best, U_g[:, Q])                                   # (R, m) = U_g[:, Q] c
-    keep = torch.ones_like(W_g, dtype=torch.bool)
-    keep.scatter_(1, Q, False)
+    c = (B_inv.unsqueeze(0) * w_Q.unsqueeze(2)).sum(-1)                                   # (R, C, k) = B_QQ⁻¹ w_Q
+    best = (w_Q * c).sum(-1).argmin(dim=1, keepdim=True)                                  # (R, 1) least 2·L_Q
+    Q = sets[best.squeeze(1)]                                                             # (R, k)
+    c_best = torch.gather(c, 1, best.unsqueeze(2).expand(R, 1, k)).squeeze(1)             # (R, k)
+    err = torch.zeros_like(W_g).scatter_(1, Q, c_best) @ U_g.transpose(0, 1)              # (R, m) = U_g[:, Q] c
+    keep = torch.ones_like(W_g, dtype=torch.bool).scatter_(1, Q, False)
     return keep, err
 
 
