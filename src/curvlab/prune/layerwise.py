@@ -292,8 +292,9 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     :func:`inverse_cholesky_upper` of the damped H when the caller has it already.
     ``joint_groups`` (N:M only): remove each group's m − n weights jointly, by the set of least
     multi-weight cost (:func:`_joint_group_step`), instead of column by column by single costs;
-    better per group (tested against brute force), about 1.5× the sweep's time on MiniLM. ``block_size >= d`` makes the
-    mask one layer-wide choice; with H = I it is then exactly layer-wise magnitude pruning.
+    better per group (tested against brute force), about 1.5× the sweep's time on MiniLM.
+    ``block_size >= d`` makes the mask one layer-wide choice; with H = I it is then exactly
+    layer-wise magnitude pruning.
     """
     sparsity = _check_sparsity(sparsity)
     W, H = _check_layer(W, H)
