@@ -219,3 +219,18 @@ def test_joint_group_choice_is_the_best_removal_set_by_brute_force(pattern):
         best = min(costs, key=costs.get)
         assert tuple(torch.nonzero(~res.mask[r]).flatten().tolist()) == best
         assert 0.5 * float((W[r] - res.W[r]) @ H @ (W[r] - res.W[r])) == pytest.approx(costs[best], rel=1e-8)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
+def test_bias_refit_by_cg_equals_the_exact_augmented_solve(dtype, tol):
+    gen = torch.Generator().manual_seed(31)
+    N, R, d = 400, 5, 140                                                        # d + 1 > 128: the CG path
+    X = torch.randn(N, d, generator=gen, dtype=torch.float64) + 1.5
+    W = torch.randn(R, d, generator=gen, dtype=torch.float64)
+    H, mean = 2 * X.T @ X / N, X.mean(0)
+    mask = torch.rand(R, d, generator=gen) > 0.5
+    exact = lw.refit_with_bias(W, H, mean, mask, method="cholesky")
+    cg = lw.refit_with_bias(W, H, mean, mask, method="cg", cg_iters=200, cg_dtype=dtype)
+    torch.testing.assert_close(cg.W, exact.W, atol=tol * 10, rtol=tol * 10)
+    torch.testing.assert_close(cg.bias_shift, exact.bias_shift, atol=tol * 10, rtol=tol * 10)
+    assert cg.loss == pytest.approx(exact.loss, rel=tol * 10)

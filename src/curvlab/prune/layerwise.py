@@ -439,39 +439,71 @@ def refit(W: Tensor, H: Tensor, mask: Tensor, *, damping: float = 0.01, rows_per
         return LayerResult(out, M, layer_loss(W, out, H))
     if method != "cg":
         raise ValueError(f"method must be 'auto', 'cholesky' or 'cg'; got {method!r}.")
-    x, loss = _refit_cg(W, H, M, W_init if W_init is not None else W, cg_iters, cg_dtype)
+    x, loss, _ = _refit_cg(W, H, M, W_init if W_init is not None else W, cg_iters, cg_dtype)
     return LayerResult(x, M, loss)
 
 
-def _refit_cg(W: Tensor, H: Tensor, M: Tensor, W_init: Tensor, iters: int,
-              dtype: torch.dtype) -> tuple[Tensor, float]:
+def _refit_cg(W: Tensor, H: Tensor, M: Tensor, W_init: Tensor, iters: int, dtype: torch.dtype, *,
+              mean: Tensor | None = None, h_bias: float = 2.0) -> tuple[Tensor, float, Tensor | None]:
     """Jacobi-preconditioned CG on every row's H_SS ŵ_S = (Hw)_S at once, in ``dtype``: one
-    matmul (R, d)·(d, d) per step, two more to start; no extra one for the loss, which follows
-    from the residual r = b − H_SS x as ½(wᵀHw − xᵀ(b + r)) (x is supported on S, so
-    xᵀHw = xᵀb and xᵀHx = xᵀ(b − r))."""
+    matmul (R, d)·(d, d) per step and one to start, r₀ = (H(w − x₀))_S. No extra one for the
+    loss: with e₀ = w − x₀ and Δ = x − x₀ supported on S, H_SS Δ = r₀ − r, so
+
+        ½ (w − x)ᵀH(w − x) = ½ (e₀ᵀHe₀ − Δᵀ(r₀ + r)).
+
+    With ``mean`` μ, each row also has a free bias shift β and the Hessian is
+    H̃ = [[H, 2μ], [2μᵀ, h_bias]] (:func:`refit_with_bias`); its products are the d × d one plus
+    rank-one terms, so no (d + 1)-sized matmul is formed. Returns (x, loss, β or None).
+    """
     Mc = M.to(dtype)
-    Hc, Wc = H.to(dtype), W.to(dtype)
-    WH = Wc @ Hc                                                                 # (R, d)
-    b = WH * Mc                                                                  # (Hw)_S
+    Hc = H.to(dtype)
     x = W_init.to(dtype) * Mc                                                    # (R, d)
+    e0 = W.to(dtype) - x                                                         # (R, d)
+    He0 = e0 @ Hc
+    r = He0 * Mc                                                                 # r₀ = (H e₀)_S
     inv_diag = 1.0 / torch.diagonal(Hc)                                          # Jacobi preconditioner
     tiny = torch.finfo(dtype).tiny
-    r = b - (x @ Hc) * Mc
+    if mean is not None:                        # the bias coordinate: target 0, start 0
+        mu = mean.to(dtype)                                                      # (d,)
+        beta = torch.zeros(x.shape[0], dtype=dtype, device=x.device)
+        r_beta = 2 * (e0 @ mu)                                                   # (H̃ ẽ₀)_β
+        r0_beta = r_beta.clone()
+    r0, x0 = r.clone(), x.clone()
     z = r * inv_diag
     p = z.clone()
-    rz = (r * z).sum(1, keepdim=True)
+    rz = (r * z).sum(1)
+    if mean is not None:
+        z_beta = r_beta / h_bias
+        p_beta = z_beta.clone()
+        rz = rz + r_beta * z_beta
     for _ in range(iters):
-        Ap = (p @ Hc) * Mc
-        alpha = rz / (p * Ap).sum(1, keepdim=True).clamp_min(tiny)              # 0 on converged rows
-        x += alpha * p
-        r -= alpha * Ap
+        Ap = p @ Hc
+        if mean is not None:
+            Ap_beta = 2 * (p @ mu) + h_bias * p_beta
+            Ap = Ap + 2 * p_beta.unsqueeze(1) * mu
+        Ap = Ap * Mc
+        pAp = (p * Ap).sum(1) + (p_beta * Ap_beta if mean is not None else 0)
+        alpha = rz / pAp.clamp_min(tiny)                                         # 0 on converged rows
+        x += alpha.unsqueeze(1) * p
+        r -= alpha.unsqueeze(1) * Ap
         z = r * inv_diag
-        rz_new = (r * z).sum(1, keepdim=True)
-        p = z + (rz_new / rz.clamp_min(tiny)) * p
+        rz_new = (r * z).sum(1)
+        if mean is not None:
+            beta += alpha * p_beta
+            r_beta -= alpha * Ap_beta
+            z_beta = r_beta / h_bias
+            rz_new = rz_new + r_beta * z_beta
+        step = rz_new / rz.clamp_min(tiny)
+        p = z + step.unsqueeze(1) * p
+        if mean is not None:
+            p_beta = z_beta + step * p_beta
         rz = rz_new
-    energy = (Wc * WH).to(torch.float64).sum()                                   # Σ wᵀHw
-    loss = 0.5 * (energy - (x * (b + r)).to(torch.float64).sum())
-    return x.to(torch.float64), float(loss)
+    energy0 = (e0 * He0).to(torch.float64).sum()                                 # e₀ᵀHe₀
+    inner = ((x - x0) * (r0 + r)).to(torch.float64).sum()
+    if mean is not None:
+        inner = inner + (beta * (r0_beta + r_beta)).to(torch.float64).sum()
+    loss = 0.5 * (energy0 - inner)
+    return x.to(torch.float64), float(loss), (beta.to(torch.float64) if mean is not None else None)
 
 
 def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init: Tensor | None = None,
@@ -500,6 +532,12 @@ def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init:
     H, dead = damp(H, damping)
     W = W.clone()
     W[:, dead] = 0
+    method = refit_kw.pop("method", "auto")
+    if method == "cg" or (method == "auto" and d + 1 > 128):
+        M = mask.to(device=W.device, dtype=torch.bool) & ~dead.unsqueeze(0)
+        x, loss, beta = _refit_cg(W, H, M, W_init if W_init is not None else W, refit_kw.get("cg_iters", 25),
+                                  refit_kw.get("cg_dtype", torch.float64), mean=mean, h_bias=2.0 + shift)
+        return LayerResult(x, M, loss, bias_shift=beta)
     H_aug = torch.empty(d + 1, d + 1, dtype=H.dtype, device=H.device)
     H_aug[:d, :d] = H
     H_aug[:d, d] = H_aug[d, :d] = 2 * mean
@@ -507,7 +545,7 @@ def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init:
     zeros = torch.zeros(R, 1, dtype=W.dtype, device=W.device)
     keep = torch.cat([mask.to(torch.bool), torch.ones(R, 1, dtype=torch.bool, device=W.device)], 1)
     init = torch.cat([W_init.to(W), zeros], 1) if W_init is not None else None
-    fit = refit(torch.cat([W, zeros], 1), H_aug, keep, W_init=init, damping=0.0, **refit_kw)
+    fit = refit(torch.cat([W, zeros], 1), H_aug, keep, W_init=init, damping=0.0, method=method, **refit_kw)
     return LayerResult(fit.W[:, :d], fit.mask[:, :d], fit.loss, bias_shift=fit.W[:, d].clone())
 
 
