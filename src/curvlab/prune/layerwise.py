@@ -506,6 +506,7 @@ def _refit_cg(W: Tensor, H: Tensor, M: Tensor, W_init: Tensor, iters: int, dtype
     return x.to(torch.float64), float(loss), (beta.to(torch.float64) if mean is not None else None)
 
 
+@torch.no_grad()
 def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init: Tensor | None = None,
                     **refit_kw) -> LayerResult:
     """:func:`refit` with the bias as one more free, never-pruned weight of every row.
@@ -528,8 +529,10 @@ def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init:
     if mean.shape != (d,):
         raise ValueError(f"mean must have shape ({d},) (one entry per input); got {tuple(mean.shape)}.")
     damping = refit_kw.pop("damping", 0.01)
-    shift = damping * float(torch.diagonal(H).mean())        # the damping of H, not of H̃ (whose 2 would dominate)
     H, dead = damp(H, damping)
+    alive = torch.diagonal(H)[~dead]
+    # the same absolute damping as H's inputs get (λ·mean of the live diagonal), not λ·mean(diag H̃)
+    shift = damping * float(alive.mean() / (1 + damping)) if alive.numel() else damping
     W = W.clone()
     W[:, dead] = 0
     method = refit_kw.pop("method", "auto")
