@@ -152,6 +152,8 @@ def test_bad_input_leaves_model_unchanged(tiny):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="does not divide"):
         prune_model(model, batches, 0.5, "3:5", "obs", progress=False)
+    with pytest.raises(ValueError, match="cg_iters must be"):
+        ObsOptions(cg_iters=-1)
     with pytest.raises(ValueError, match="empty"):
         prune_model(model, [], 0.5)
     with pytest.raises(ValueError, match="sparsity"):

@@ -234,3 +234,16 @@ def test_bias_refit_by_cg_equals_the_exact_augmented_solve(dtype, tol):
     torch.testing.assert_close(cg.W, exact.W, atol=tol * 10, rtol=tol * 10)
     torch.testing.assert_close(cg.bias_shift, exact.bias_shift, atol=tol * 10, rtol=tol * 10)
     assert cg.loss == pytest.approx(exact.loss, rel=tol * 10)
+
+
+def test_bias_refit_and_factor_bad_input():
+    W, H, X = _layer(R=3, d=8, seed=4)
+    mask = torch.ones(3, 8, dtype=torch.bool)
+    with pytest.raises(ValueError, match="mean must have shape"):
+        lw.refit_with_bias(W, H, torch.zeros(7, dtype=torch.float64), mask)
+    with pytest.raises(ValueError, match="NaN"):
+        lw.refit_with_bias(W, H, torch.full((8,), float("nan"), dtype=torch.float64), mask)
+    with pytest.raises(ValueError, match="mask must have"):
+        lw.refit_with_bias(W, H, X.mean(0), mask[:, :4])
+    with pytest.raises(ValueError, match="U must be"):
+        lw.obs_blocked(W, H, 0.5, U=torch.eye(4, dtype=torch.float64))

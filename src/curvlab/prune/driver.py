@@ -92,6 +92,8 @@ class ObsOptions:
             raise ValueError(f"target must be 'input' or 'dense'; got {self.target!r}.")
         if not (isinstance(self.alternate, int) and self.alternate >= 0):
             raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
+        if not (isinstance(self.cg_iters, int) and self.cg_iters >= 0):
+            raise ValueError(f"cg_iters must be an integer >= 0 (refit CG steps, e.g. 8); got {self.cg_iters!r}.")
 
 
 @dataclass

@@ -307,6 +307,8 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     H, dead = damp(H, damping)
     W = W.clone()
     W[:, dead] = 0
+    if U is not None and U.shape != (d, d):
+        raise ValueError(f"U must be the ({d}, {d}) inverse Cholesky factor of the damped H; got {tuple(U.shape)}.")
     U = (U if U is not None else inverse_cholesky_upper(H)).to(dtype)              # (d, d)
     W = W.to(dtype)
     keep = torch.ones(R, d, dtype=torch.bool, device=W.device)
@@ -528,6 +530,10 @@ def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init:
     mean = mean.to(H)
     if mean.shape != (d,):
         raise ValueError(f"mean must have shape ({d},) (one entry per input); got {tuple(mean.shape)}.")
+    if not torch.isfinite(mean).all():
+        raise ValueError("mean contains NaN or infinity; the calibration data must be finite.")
+    if mask.shape != W.shape:
+        raise ValueError(f"mask must have W's shape {tuple(W.shape)}; got {tuple(mask.shape)}.")
     damping = refit_kw.pop("damping", 0.01)
     H, dead = damp(H, damping)
     alive = torch.diagonal(H)[~dead]
