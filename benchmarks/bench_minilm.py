@@ -47,6 +47,8 @@ ROW = ("| {config} | {method} | {cosine:.3f} | {spearman:.3f} | {knn:.3f} | {pro
 def method_of(label: str):
     """A --methods label: a key of METHODS, or "obs" followed by switches, e.g.
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
+    +sens[=sequences, default 8] (output-sensitivity weighted mask), +clip=c (its clip), +outalloc
+    (allocation="output"), +shift=s (allocation's max shift),
     +seq, +dense, +exact, +bias, +cg=iterations of the refit (default 8), +joint (N:M groups). A label states every
     improvement it uses: what it does not name is off."""
     if label in METHODS:
@@ -54,7 +56,7 @@ def method_of(label: str):
     words = label.split()
     if not words or words[0] != "obs":
         raise SystemExit(f"unknown method {label!r}; choose from {sorted(METHODS)} or 'obs +switch ...'")
-    kw = dict(refit=False, bias=False)
+    kw = dict(refit=False, bias=False, allocation="uniform", sensitivity=0)
     for w in words[1:]:
         name, _, value = w.lstrip("+").partition("=")
         if name == "refit":
@@ -73,6 +75,14 @@ def method_of(label: str):
             kw["bias"] = True
         elif name == "cg":
             kw["cg_iters"] = int(value)
+        elif name == "shift":
+            kw["max_shift"] = float(value)
+        elif name == "sens":
+            kw["sensitivity"] = int(value or 8)
+        elif name == "clip":
+            kw["sensitivity_clip"] = float(value)
+        elif name == "outalloc":
+            kw["allocation"] = "output"
         elif name == "joint":
             kw["joint_groups"] = True
         else:
@@ -144,8 +154,8 @@ def main(argv=None):
         base_err = None
         for label in args.methods.split(","):
             method, options = method_of(label)
-            if pattern is not None and options is not None and options.allocation != "uniform":
-                continue                                  # allocation is for unstructured sparsity
+            if pattern is not None and ("+alloc" in label or "+outalloc" in label or "+sens" in label):
+                continue                                  # allocation and sensitivity are for unstructured sparsity
             times, report = [], None
             for _ in range(args.repeats):
                 enc.model = copy.deepcopy(dense)

@@ -24,7 +24,8 @@ from threadpoolctl import threadpool_limits
 from curvlab.curvature.layer_hessian import HessianCollector, is_prunable, weight_matrix
 from curvlab.data.texts import fine_food_reviews
 from curvlab.models.minilm import load_minilm
-from curvlab.prune.driver import _allocate, prune_layer
+from curvlab.curvature.output_sensitivity import output_sensitivities
+from curvlab.prune.driver import _allocate, _clip_to_mean, _first_rows, prune_layer
 from curvlab.prune.layerwise import damp, inverse_cholesky_upper, parse_pattern
 
 from bench_minilm import method_of
@@ -57,7 +58,8 @@ def main():
             enc.model(**b)
     blocks: dict[int, list] = {}
     for n, m in mods.items():
-        blocks.setdefault(int(n.split(".")[2]), []).append((weight_matrix(m), hc[n].H, hc[n].mean))
+        blocks.setdefault(int(n.split(".")[2]), []).append((n, weight_matrix(m), hc[n].H, hc[n].mean))
+    calibration = [enc.tokenize(texts[i:i + 32]) for i in range(0, len(texts), 32)]
     n_layers = len(mods)
     pattern = parse_pattern(args.pattern)
     cpu = {k: [] for k in VARIANTS}
@@ -65,14 +67,20 @@ def main():
     for _ in range(args.repeats):
         for label, (method, options) in VARIANTS.items():
             c0, w0 = time.process_time(), time.perf_counter()
+            c = {}
+            if method == "obs" and options.sensitivity and pattern is None:        # as prune_model does
+                c = output_sensitivities(enc.model, mods, _first_rows(calibration, options.sensitivity, "cpu"))
+                c = {n: _clip_to_mean(v, options.sensitivity_clip) for n, v in c.items()}
             for layers in blocks.values():
                 split, Us = [args.sparsity] * len(layers), [None] * len(layers)
-                if method == "obs" and options.allocation == "obs" and pattern is None:   # as prune_model does
-                    Us = [inverse_cholesky_upper(damp(H, 0.01)[0]) for _, H, _ in layers]
-                    split = _allocate([W for W, _, _ in layers], [H for _, H, _ in layers], args.sparsity, 0.01,
-                                      options.max_shift, Us=Us)
-                for (W, H, mean), s, U in zip(layers, split, Us):
-                    prune_layer(W, H, s, pattern, method, options=options, mean=mean, U=U)
+                if method == "obs" and options.allocation != "uniform" and pattern is None:  # as prune_model
+                    Us = [inverse_cholesky_upper(damp(H, 0.01)[0]) for _, _, H, _ in layers]
+                    split = _allocate([W for _, W, _, _ in layers], [H for _, _, H, _ in layers], args.sparsity,
+                                      0.01, options.max_shift, Us=Us,
+                                      row_weights=([c[n] for n, _, _, _ in layers]
+                                                   if options.allocation == "output" else None))
+                for (n, W, H, mean), s, U in zip(layers, split, Us):
+                    prune_layer(W, H, s, pattern, method, options=options, mean=mean, U=U, row_weights=c.get(n))
             cpu[label].append(time.process_time() - c0)
             wall[label].append(time.perf_counter() - w0)
     base = statistics.median(cpu["sparsegpt"])

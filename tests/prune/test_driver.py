@@ -202,3 +202,67 @@ def test_cli_rejects_a_checkpoint_file(tmp_path, capsys):
     torch.save({"w": torch.zeros(2)}, ckpt)
     assert main(["prune", "--out", str(tmp_path / "o"), "--model", str(ckpt)]) == 2
     assert "safetensors" in capsys.readouterr().err
+
+
+def test_output_allocation_is_a_global_threshold_on_weighted_obs_losses():
+    """_allocate(row_weights=c): the count removed from each layer is that of the lowest
+    c_r·½w_q²/[H⁻¹]_qq across both layers (naive sort), when no layer hits its bounds."""
+    from curvlab.prune import layerwise as lw
+    from curvlab.prune.driver import _allocate
+
+    g = torch.Generator().manual_seed(3)
+    Ws = [torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randn(3, 8, generator=g, dtype=torch.float64)]
+    Xs = [torch.randn(50, 6, generator=g, dtype=torch.float64), torch.randn(50, 8, generator=g, dtype=torch.float64)]
+    Hs = [2 * X.T @ X / 50 for X in Xs]
+    cs = [torch.rand(4, generator=g, dtype=torch.float64) + 0.1, 10 * torch.rand(3, generator=g, dtype=torch.float64)]
+    split = _allocate(Ws, Hs, 0.5, 0.01, max_shift=0.49, row_weights=cs)
+    scores, owner = [], []
+    for i, (W, H, c) in enumerate(zip(Ws, Hs, cs)):
+        H_inv = torch.linalg.inv(lw.damp(H, 0.01)[0])
+        scores.append((c.unsqueeze(1) * 0.5 * W.square() / H_inv.diagonal()).flatten())
+        owner += [i] * W.numel()
+    lowest = torch.cat(scores).argsort()[:24]
+    ref = [sum(1 for j in lowest.tolist() if owner[j] == i) / W.numel() for i, W in enumerate(Ws)]
+    assert split == pytest.approx(ref)
+    assert split != pytest.approx([0.5, 0.5])
+
+
+def test_sensitivity_weighting_lowers_the_model_output_error():
+    """f = A tanh(W x) with A's columns of very different norms: weighting the OBS losses of W's
+    rows by the output's sensitivity to them (≈ ‖A_:r‖²) must bring the pruned model's output
+    closer to the dense one — the quantity the weights estimate — than plain layer-wise OBS."""
+    torch.manual_seed(0)
+    model0 = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).double()
+    with torch.no_grad():
+        model0[2].weight.mul_(torch.logspace(-1, 1, 16, dtype=torch.float64))
+    batches = [torch.randn(64, 12, dtype=torch.float64) for _ in range(4)]
+
+    def output_error(options):
+        model = copy.deepcopy(model0)
+        report = prune_model(model, batches, 0.5, None, "obs", options=options, layers=["0"], progress=False)
+        with torch.no_grad():
+            return sum(float((model(b) - model0(b)).square().sum()) for b in batches), report
+
+    plain, _ = output_error(ObsOptions(sensitivity=0))
+    weighted, report = output_error(ObsOptions(sensitivity=64))
+    assert report.options["sensitivity"] == 64 and report.overall_sparsity == pytest.approx(0.5, abs=1e-9)
+    assert weighted < 0.9 * plain
+    assert all(p.grad is None for p in model0.parameters())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(allocation="output", sensitivity=0), "set sensitivity"),
+    (dict(sensitivity=-1), "sensitivity must be"),
+    (dict(sensitivity=8, sensitivity_clip=0.5), "sensitivity_clip"),
+])
+def test_sensitivity_options_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ObsOptions(**kwargs)
+
+
+def test_clip_to_mean():
+    from curvlab.prune.driver import _clip_to_mean
+
+    c = torch.tensor([0.0, 1.0, 2.0, 9.0], dtype=torch.float64)             # mean 3
+    torch.testing.assert_close(_clip_to_mean(c, 2.0), torch.tensor([1.5, 1.5, 2.0, 6.0], dtype=torch.float64))
+    assert torch.equal(_clip_to_mean(c, float("inf")), c)

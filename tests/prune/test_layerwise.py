@@ -247,3 +247,19 @@ def test_bias_refit_and_factor_bad_input():
         lw.refit_with_bias(W, H, X.mean(0), mask[:, :4])
     with pytest.raises(ValueError, match="U must be"):
         lw.obs_blocked(W, H, 0.5, U=torch.eye(4, dtype=torch.float64))
+
+
+def test_row_weights_choose_the_mask_by_weighted_saliency():
+    """With H = I and one layer-wide block, the unstructured mask keeps the largest c_r·w²
+    (an independent sort), and unit weights change nothing."""
+    W, _, _ = _layer(R=6, d=16, seed=8)
+    H = torch.eye(16, dtype=torch.float64)
+    c = torch.tensor([0.1, 1.0, 5.0, 1.0, 0.5, 2.0], dtype=torch.float64)
+    res = lw.obs_blocked(W, H, 0.5, None, block_size=16, row_weights=c)
+    scores = (c.unsqueeze(1) * W.square()).flatten()
+    keep = torch.zeros(96, dtype=torch.bool)
+    keep[scores.argsort(descending=True)[:48]] = True
+    assert torch.equal(res.mask, keep.view(6, 16))
+    assert res.mask[2].sum() > res.mask[0].sum()                         # the sensitive row keeps more
+    plain = lw.obs_blocked(W, H, 0.5, None, block_size=16)
+    assert torch.equal(lw.obs_blocked(W, H, 0.5, None, block_size=16, row_weights=torch.ones(6)).mask, plain.mask)

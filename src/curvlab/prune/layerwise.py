@@ -276,7 +276,7 @@ def obs_exact(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = No
 def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = None, *,
                 damping: float = 0.01, block_size: int = 128, mask: Tensor | None = None,
                 dtype: torch.dtype = torch.float64, U: Tensor | None = None,
-                joint_groups: bool = False) -> LayerResult:
+                joint_groups: bool = False, row_weights: Tensor | None = None) -> LayerResult:
     """Row-wise OBS in a fixed column order with one Cholesky factor of H⁻¹ and lazy block updates.
 
     Column q is removed (or kept) after columns 0 … q−1 have been; the downdated inverse at that
@@ -325,6 +325,8 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
             keep1 = mask[:, b0:b1].to(torch.bool)
         elif pattern is None:
             saliency = W1.square() / torch.diagonal(U1).square()                  # (R, B), (8) ×2
+            if row_weights is not None:
+                saliency = saliency * row_weights.to(saliency).unsqueeze(1)
             keep1 = select_mask(saliency, sparsity, None, scope="layer")
         else:
             keep1 = torch.ones_like(W1, dtype=torch.bool)

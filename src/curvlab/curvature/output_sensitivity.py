@@ -1,0 +1,128 @@
+"""How much each output channel of each layer matters to the model's output.
+
+Layer-wise pruning minimizes every layer's own error ‖WX − ŴX‖², all channels and all layers
+alike. What a user sees is the error of the model's output f. To first order a change δy of the
+outputs of layer l moves f by J_l δy (J_l = ∂f/∂y_l), and for errors that are uncorrelated
+across channels and tokens
+
+    E‖δf‖² ≈ Σ_l Σ_t Σ_r [J_lᵀ J_l]_(t,r),(t,r) δy_{l,t,r}²  ≈  Σ_l Σ_r c_{l,r} ‖δy_{l,r}‖²,
+
+with c_{l,r} the diagonal of the Gauss–Newton matrix J_lᵀJ_l at output channel r, averaged over
+tokens. Since ‖δy_{l,r}‖² = N δw_rᵀ (H/2) δw_r for row r of a linear layer (H = 2XXᵀ/N), the
+OBS loss of every weight of row r, eq. (8), is simply weighted by c_{l,r}: layer-wise OBS then
+estimates the *output* error, comparable across layers.
+
+c is estimated with Hutchinson's identity E_v[(J_lᵀ v)(J_lᵀ v)ᵀ] = J_lᵀ J_l for v ~ N(0, I):
+one backward pass of ⟨v, f(x)⟩ gives g_l = J_lᵀ v at every layer at once, and
+c_{l,r} ≈ mean over probes and tokens of g_{l,t,r}². A few sequences suffice — only the
+ratios between channels and layers are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .layer_hessian import weight_matrix
+
+__all__ = ["model_output", "output_sensitivities"]
+
+
+def model_output(out: Any) -> Tensor:
+    """The tensor f of a model's output: the tensor itself, ``last_hidden_state`` / ``logits``
+    of a Hugging Face output, or the first tensor of a tuple or mapping."""
+    if isinstance(out, Tensor):
+        return out
+    for key in ("last_hidden_state", "logits"):
+        value = getattr(out, key, None)
+        if isinstance(value, Tensor):
+            return value
+    values = out.values() if isinstance(out, Mapping) else out if isinstance(out, (tuple, list)) else ()
+    for value in values:
+        if isinstance(value, Tensor):
+            return value
+    raise TypeError(f"cannot find the output tensor in a {type(out).__name__}; the model must return a tensor, "
+                    "a tuple/dict of tensors, or a Hugging Face output with last_hidden_state or logits.")
+
+
+def _channel_dim(module: nn.Module, y: Tensor) -> int:
+    """The output-channel dimension of a layer's output: 1 for Conv2d, the last otherwise."""
+    return 1 if isinstance(module, nn.Conv2d) and y.dim() == 4 else y.dim() - 1
+
+
+def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], calls: Sequence[tuple[tuple, dict]],
+                         probes: int = 1, seed: int = 0) -> dict[str, Tensor]:
+    """c_{l,r} for every layer of ``layers`` (name → module), (R,) float64 each, from the model
+    called on ``calls`` (``(args, kwargs)`` pairs; a kwarg ``attention_mask`` excludes padding
+    from f). ``probes`` Gaussian vectors per call; ``seed`` fixes them. Only the layer outputs
+    are differentiated: no parameter gets a ``.grad``, and the model's state is unchanged.
+
+    Example — for f = A y with y = W x, c = diag(AᵀA):
+
+    >>> import torch
+    >>> lin, head = torch.nn.Linear(3, 2, bias=False), torch.nn.Linear(2, 4, bias=False)
+    >>> c = output_sensitivities(torch.nn.Sequential(lin, head), {"0": lin}, [((torch.randn(500, 3),), {})],
+    ...                          probes=40)
+    >>> torch.allclose(c["0"], (head.weight.T @ head.weight).diagonal().double(), rtol=0.1)
+    True
+    """
+    if not calls:
+        raise ValueError("calls is empty; pass at least one calibration batch to estimate sensitivities.")
+    if not (isinstance(probes, int) and probes >= 1):
+        raise ValueError(f"probes must be an integer >= 1; got {probes!r}.")
+    names = list(layers)
+    sums = {n: torch.zeros(_rows(layers[n]), dtype=torch.float64) for n in names}
+    counts = dict.fromkeys(names, 0)
+    outputs: list[tuple[str, Tensor]] = []
+    generator = torch.Generator().manual_seed(seed)
+
+    def hook_for(name: str):
+        def hook(module, args, y):
+            if isinstance(y, Tensor) and y.requires_grad:
+                outputs.append((name, y))
+        return hook
+
+    frozen = [p for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in layers.items()]
+    was_training = model.training
+    try:
+        for p in frozen:                  # every layer output must be part of the graph
+            p.requires_grad_(True)
+        model.eval()
+        with torch.enable_grad():
+            for args, kwargs in calls:
+                for _ in range(probes):
+                    outputs.clear()
+                    f = model_output(model(*args, **kwargs))
+                    if not outputs:
+                        continue
+                    v = torch.randn(f.shape, generator=generator, dtype=f.dtype).to(f.device)
+                    mask = kwargs.get("attention_mask")
+                    if mask is not None and f.dim() >= 2 and tuple(mask.shape) == tuple(f.shape[:2]):
+                        v = v * mask.to(v).reshape(*mask.shape, *([1] * (f.dim() - 2)))
+                    grads = torch.autograd.grad((f * v).sum(), [y for _, y in outputs], allow_unused=True)
+                    for (name, y), g in zip(outputs, grads):
+                        dim = _channel_dim(layers[name], y)
+                        if g is not None:
+                            sums[name] += g.detach().to(torch.float64).square().sum(
+                                [i for i in range(g.dim()) if i != dim]).cpu()
+                        tokens = y.numel() // y.shape[dim]
+                        if mask is not None and y.dim() == 3 and tuple(mask.shape) == tuple(y.shape[:2]):
+                            tokens = int(mask.sum())
+                        counts[name] += tokens
+    finally:
+        outputs.clear()
+        for h in handles:
+            h.remove()
+        for p in frozen:
+            p.requires_grad_(False)
+        model.train(was_training)
+    return {n: sums[n] / max(counts[n], 1) for n in names}
+
+
+def _rows(module: nn.Module) -> int:
+    """R, the number of output channels (rows of the weight matrix)."""
+    return weight_matrix(module).shape[0]
