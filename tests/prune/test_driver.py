@@ -185,6 +185,8 @@ def test_evaluation_metrics_vs_references():
     (["--pattern", "5:4"], "--pattern"),
     (["--calibration", "0"], "--calibration"),
     (["--model", "no/such/dir"], "--model"),
+    (["--sensitivity", "-1"], "--sensitivity"),
+    (["--allocation", "output", "--sensitivity", "0"], "--allocation output"),
 ])
 def test_cli_bad_arguments_write_nothing(tmp_path, capsys, argv, message):
     from curvlab.cli import main
@@ -266,3 +268,23 @@ def test_clip_to_mean():
     c = torch.tensor([0.0, 1.0, 2.0, 9.0], dtype=torch.float64)             # mean 3
     torch.testing.assert_close(_clip_to_mean(c, 2.0), torch.tensor([1.5, 1.5, 2.0, 6.0], dtype=torch.float64))
     assert torch.equal(_clip_to_mean(c, float("inf")), c)
+    assert torch.equal(_clip_to_mean(torch.zeros(3, dtype=torch.float64), 3.0), torch.ones(3, dtype=torch.float64))
+
+
+def test_a_model_without_a_tensor_output_gets_a_clear_error_and_is_restored():
+    class Labels(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return {"label": str(self.lin(x).argmax())}
+
+    model = Labels()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(TypeError, match="sensitivity=0"):
+        prune_model(model, [torch.randn(8, 4)], 0.5, None, "obs", progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    report = prune_model(model, [torch.randn(8, 4)], 0.5, None, "obs", options=ObsOptions(sensitivity=0),
+                         progress=False)
+    assert report.overall_sparsity == pytest.approx(0.5)

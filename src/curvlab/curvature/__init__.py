@@ -9,8 +9,8 @@
 * :func:`max_stable_lr` — 2/λ_max with its accuracy; :class:`SharpnessTracker` — a
   training callback recording λ_max.
 
-Other modules of this package (``inverse``, ``layer_hessian``, ``gauss_newton``) are imported by full path,
-e.g. ``from curvlab.curvature.inverse import ...``.
+Other modules of this package (``inverse``, ``layer_hessian``, ``gauss_newton``,
+``output_sensitivity``) are imported by full path, e.g. ``from curvlab.curvature.inverse import ...``.
 """
 
 from .data import Batches, as_batches

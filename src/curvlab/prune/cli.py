@@ -36,6 +36,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4")
     p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude"))
     p.add_argument("--calibration", type=int, default=128, help="number of calibration texts")
+    p.add_argument("--allocation", default="obs", choices=("obs", "uniform", "output"),
+                   help="obs: split each block's budget by OBS loss estimates (unstructured; default); "
+                        "output: by the estimated output error; uniform: the same sparsity everywhere")
+    p.add_argument("--sensitivity", type=int, default=8,
+                   help="calibration texts for the output-sensitivity weights of the masks (0: off)")
     p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
     p.add_argument("--eval", type=int, default=128, help="held-out reviews for the evaluation (0: skip)")
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
@@ -60,6 +65,10 @@ def _check_args(args) -> tuple:
         raise _usage(f"--pattern: {exc}") from None
     if args.calibration < 1:
         raise _usage(f"--calibration must be >= 1; got {args.calibration}")
+    if args.sensitivity < 0:
+        raise _usage(f"--sensitivity must be >= 0 (0 turns it off); got {args.sensitivity}")
+    if args.allocation == "output" and args.sensitivity == 0:
+        raise _usage("--allocation output needs --sensitivity > 0 (e.g. 8)")
     if args.eval < 0:
         raise _usage(f"--eval must be >= 0; got {args.eval}")
     out = Path(args.out)
@@ -83,7 +92,7 @@ def _run(args) -> int:
 
     from ..data.texts import default_corpus_path, fine_food_reviews, read_corpus
     from ..models.minilm import load_minilm
-    from .driver import prune_model
+    from .driver import ObsOptions, prune_model
     from .evaluate import heldout_layer_errors, mean_cosine, similarity_spearman
 
     pattern, out = _check_args(args)
@@ -103,6 +112,7 @@ def _run(args) -> int:
     dense = copy.deepcopy(enc.model)
     try:
         report = prune_model(enc.model, calibration, args.sparsity, pattern, args.method,
+                             options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity),
                              progress=None if not args.no_progress else False)
     except (ValueError, TypeError) as exc:
         raise _usage(str(exc)) from None
