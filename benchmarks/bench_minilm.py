@@ -118,7 +118,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the benchmark machine has 2 cores)")
     ap.add_argument("--results", default=None, help="append each finished row (markdown) to this file")
-    ap.add_argument("--damping", type=float, default=0.01, help="λ of H + λ·mean(diag H)·I, every method")
+    ap.add_argument("--damping", type=float, default=None,
+                    help="λ of H + λ·mean(diag H)·I for every method (default: each method's DEFAULT_DAMPING)")
     ap.add_argument("--validation", action="store_true",
                     help="evaluate on training reviews that neither calibration nor the probe uses (for "
                          "choosing settings), not on the held-out test reviews")

@@ -288,3 +288,16 @@ def test_a_model_without_a_tensor_output_gets_a_clear_error_and_is_restored():
     report = prune_model(model, [torch.randn(8, 4)], 0.5, None, "obs", options=ObsOptions(sensitivity=0),
                          progress=False)
     assert report.overall_sparsity == pytest.approx(0.5)
+
+
+def test_damping_defaults_per_method_and_bad_damping(tiny):
+    from curvlab.prune.driver import DEFAULT_DAMPING
+
+    model0, batches = tiny
+    for method in ("obs", "sparsegpt"):
+        report = prune_model(copy.deepcopy(model0), batches, 0.5, None, method, progress=False)
+        assert report.options["damping"] == DEFAULT_DAMPING[method]
+    assert DEFAULT_DAMPING["sparsegpt"] == 0.01                                # the paper's percdamp
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="damping"):
+            prune_model(copy.deepcopy(model0), batches, 0.5, None, "obs", damping=bad, progress=False)

@@ -53,6 +53,11 @@ def _channel_dim(module: nn.Module, y: Tensor) -> int:
     return 1 if isinstance(module, nn.Conv2d) and y.dim() == 4 else y.dim() - 1
 
 
+def _rows(module: nn.Module) -> int:
+    """R, the number of output channels (rows of the weight matrix)."""
+    return weight_matrix(module).shape[0]
+
+
 def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], calls: Sequence[tuple[tuple, dict]],
                          probes: int = 1, seed: int = 0) -> dict[str, Tensor]:
     """c_{l,r} for every layer of ``layers`` (name → module), (R,) float64 each, from the model
@@ -122,7 +127,3 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
         model.train(was_training)
     return {n: sums[n] / max(counts[n], 1) for n in names}
 
-
-def _rows(module: nn.Module) -> int:
-    """R, the number of output channels (rows of the weight matrix)."""
-    return weight_matrix(module).shape[0]
