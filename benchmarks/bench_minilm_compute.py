@@ -25,7 +25,7 @@ from curvlab.curvature.layer_hessian import HessianCollector, is_prunable, weigh
 from curvlab.data.texts import fine_food_reviews
 from curvlab.models.minilm import load_minilm
 from curvlab.curvature.output_sensitivity import output_sensitivities
-from curvlab.prune.driver import _allocate, _clip_to_mean, _first_rows, prune_layer
+from curvlab.prune.driver import DEFAULT_DAMPING, _allocate, _clip_to_mean, _first_rows, prune_layer
 from curvlab.prune.layerwise import damp, inverse_cholesky_upper, parse_pattern
 
 from bench_minilm import method_of
@@ -74,9 +74,10 @@ def main():
             for layers in blocks.values():
                 split, Us = [args.sparsity] * len(layers), [None] * len(layers)
                 if method == "obs" and options.allocation != "uniform" and pattern is None:  # as prune_model
-                    Us = [inverse_cholesky_upper(damp(H, 0.01)[0]) for _, _, H, _ in layers]
+                    lam = DEFAULT_DAMPING["obs"]
+                    Us = [inverse_cholesky_upper(damp(H, lam)[0]) for _, _, H, _ in layers]
                     split = _allocate([W for _, W, _, _ in layers], [H for _, _, H, _ in layers], args.sparsity,
-                                      0.01, options.max_shift, Us=Us,
+                                      lam, options.max_shift, Us=Us,
                                       row_weights=([c[n] for n, _, _, _ in layers]
                                                    if options.allocation == "output" else None))
                 for (n, W, H, mean), s, U in zip(layers, split, Us):
