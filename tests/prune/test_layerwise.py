@@ -261,5 +261,8 @@ def test_row_weights_choose_the_mask_by_weighted_saliency():
     keep[scores.argsort(descending=True)[:48]] = True
     assert torch.equal(res.mask, keep.view(6, 16))
     assert res.mask[2].sum() > res.mask[0].sum()                         # the sensitive row keeps more
+    for bad in (torch.ones(5), torch.tensor([1.0, -1, 1, 1, 1, 1]), torch.tensor([1.0, float("nan"), 1, 1, 1, 1])):
+        with pytest.raises(ValueError, match="row_weights"):
+            lw.obs_blocked(W, H, 0.5, None, row_weights=bad)
     plain = lw.obs_blocked(W, H, 0.5, None, block_size=16)
     assert torch.equal(lw.obs_blocked(W, H, 0.5, None, block_size=16, row_weights=torch.ones(6)).mask, plain.mask)

@@ -79,7 +79,7 @@ class ObsOptions:
 
     mode: str = "blocked"          # "blocked" (SparseGPT-style order) or "exact" (OBC per row)
     refit: bool = True             # exact least-squares refit of the kept weights on the final mask
-    alternate: int = 0             # iterations of alternating mask selection (0 = off; 40 is best, ~3x the compute)
+    alternate: int = 0             # iterations of alternating mask selection (0 = off; 40 is best, ~3-4x the compute)
     alternate_max_inputs: int = 512  # alternate only on layers this narrow (the cost is R·d² per step)
     allocation: str = "obs"        # unstructured: "obs" splits the block's budget by OBS loss estimates (relative
                                    # errors), "output" by the estimated output error (needs sensitivity), or "uniform"

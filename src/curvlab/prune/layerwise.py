@@ -293,6 +293,9 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     ``joint_groups`` (N:M only): remove each group's m − n weights jointly, by the set of least
     multi-weight cost (:func:`_joint_group_step`), instead of column by column by single costs;
     better per group (tested against brute force), about 1.5× the sweep's time on MiniLM.
+    ``row_weights`` (R,), unstructured only: the unstructured mask is chosen by c_r·L_q, each
+    row's OBS losses (8) weighted by how much the model's output depends on that row
+    (:mod:`curvlab.curvature.output_sensitivity`); the compensation (7) is unchanged.
     ``block_size >= d`` makes the mask one layer-wide choice; with H = I it is then exactly
     layer-wise magnitude pruning.
     """
@@ -307,6 +310,10 @@ def obs_blocked(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: Pattern = 
     H, dead = damp(H, damping)
     W = W.clone()
     W[:, dead] = 0
+    if row_weights is not None and (row_weights.shape != (R,) or not torch.isfinite(row_weights).all()
+                                    or bool((row_weights < 0).any())):
+        raise ValueError(f"row_weights must be {R} finite, non-negative numbers (one per row of W); "
+                         f"got shape {tuple(row_weights.shape)}.")
     if U is not None and U.shape != (d, d):
         raise ValueError(f"U must be the ({d}, {d}) inverse Cholesky factor of the damped H; got {tuple(U.shape)}.")
     U = (U if U is not None else inverse_cholesky_upper(H)).to(dtype)              # (d, d)
