@@ -301,3 +301,15 @@ def test_damping_defaults_per_method_and_bad_damping(tiny):
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="damping"):
             prune_model(copy.deepcopy(model0), batches, 0.5, None, "obs", damping=bad, progress=False)
+
+
+def test_layers_reading_one_input_share_one_factor():
+    from curvlab.prune import layerwise as lw
+    from curvlab.prune.driver import _shared_factors
+    A = torch.randn(50, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    H = 2 * A.T @ A / 50
+    Hs = {"q": H, "k": H.clone(), "o": H + torch.eye(8, dtype=torch.float64)}
+    U = _shared_factors(Hs, 0.01, torch.float64)
+    assert U["q"] is U["k"] and U["o"] is not U["q"]
+    for name, H_n in Hs.items():
+        torch.testing.assert_close(U[name], lw.inverse_cholesky_upper(lw.damp(H_n, 0.01)[0]))

@@ -190,6 +190,22 @@ def test_inverse_cholesky_upper_is_the_cholesky_factor_of_the_inverse():
     np.testing.assert_allclose(U.numpy(), reference, rtol=1e-9, atol=1e-11)
 
 
+def test_inverse_cholesky_upper_in_float32_and_its_float64_fallback():
+    A = torch.randn(40, 30, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    H = A.T @ A / 40 + 0.05 * torch.eye(30, dtype=torch.float64)
+    reference = np.linalg.cholesky(np.linalg.inv(H.numpy())).T
+    U = lw.inverse_cholesky_upper(H, torch.float32)
+    assert U.dtype == torch.float32
+    np.testing.assert_allclose(U.numpy(), reference, rtol=1e-4, atol=1e-5)
+    # eigenvalues 1 … 1e-9: float32 cannot factor it, float64 can — the answer must still be right
+    Q, _ = torch.linalg.qr(torch.randn(12, 12, generator=torch.Generator().manual_seed(5), dtype=torch.float64))
+    H = Q @ torch.diag(torch.logspace(0, -9, 12, dtype=torch.float64)) @ Q.T
+    H = (H + H.T) / 2
+    U = lw.inverse_cholesky_upper(H, torch.float32)
+    assert U.dtype == torch.float64
+    np.testing.assert_allclose((U.T @ U @ H).numpy(), np.eye(12), atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype, rel", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
 def test_cg_refit_loss_from_the_residual_equals_the_layer_loss(dtype, rel):
     W, H, _ = _layer(R=6, d=140, seed=12)

@@ -207,6 +207,16 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
     return result
 
 
+def _shared_factors(Hs: dict[str, Tensor], damping: float, dtype: torch.dtype) -> dict[str, Tensor]:
+    """:func:`~curvlab.prune.layerwise.inverse_cholesky_upper` of every damped H, factored once for
+    layers that read the same input (a transformer's query, key and value: equal H)."""
+    factors: dict[str, Tensor] = {}
+    for name, H in Hs.items():
+        twin = next((n for n in factors if torch.equal(Hs[n], H)), None)
+        factors[name] = factors[twin] if twin is not None else lw.inverse_cholesky_upper(lw.damp(H, damping)[0], dtype)
+    return factors
+
+
 def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, damping: float,
               max_shift: float, Us: Sequence[Tensor] | None = None,
               row_weights: Sequence[Tensor] | None = None) -> list[float]:
@@ -518,9 +528,9 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                 means = {n: hc[n].mean for n in targets}
                 t0 = time.perf_counter()
                 factors = {}        # inverse Cholesky factors of the damped H, shared by allocation and pruning
+                if method == "obs" and options.mode == "blocked" and not staged:
+                    factors = _shared_factors(Hs, damping, torch.float32 if options.fast_dtype else torch.float64)
                 if method == "obs" and options.allocation != "uniform" and pattern_t is None and len(targets) > 1:
-                    if options.mode == "blocked" and not staged:
-                        factors = {n: lw.inverse_cholesky_upper(lw.damp(Hs[n], damping)[0]) for n in targets}
                     split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift,
                                       Us=[factors[n] for n in targets] if factors else None,
                                       row_weights=([sensitivities[n] for n in targets]
@@ -546,7 +556,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                     t0 = time.perf_counter()
                     has_bias = getattr(module, "bias", None) is not None
                     result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options,
-                                         mean=mean if has_bias else None, U=factors.pop(name, None),
+                                         mean=mean if has_bias else None, U=factors.get(name),
                                          row_weights=sensitivities.get(name))
                     elapsed = time.perf_counter() - t0
                     report.compute_s += elapsed
