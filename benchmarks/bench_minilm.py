@@ -49,14 +49,15 @@ def method_of(label: str):
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
     +sens[=sequences, default 8] (output-sensitivity weighted mask), +clip=c (its clip), +outalloc
     (allocation="output"), +shift=s (allocation's max shift),
-    +seq, +dense, +exact, +bias, +cg=iterations of the refit (default 8), +joint (N:M groups). A label states every
-    improvement it uses: what it does not name is off."""
+    +seq, +dense (target="dense"), +block (target="block"), +mix=α (their target_mix, default 0.5), +tmax=d (their
+    target_max_inputs), +exact, +bias, +cg=iterations of the refit (default 8), +joint (N:M groups). A label states
+    every improvement it uses: what it does not name is off."""
     if label in METHODS:
         return METHODS[label]
     words = label.split()
     if not words or words[0] != "obs":
         raise SystemExit(f"unknown method {label!r}; choose from {sorted(METHODS)} or 'obs +switch ...'")
-    kw = dict(refit=False, bias=False, allocation="uniform", sensitivity=0)
+    kw = dict(refit=False, bias=False, allocation="uniform", sensitivity=0, target="input")
     for w in words[1:]:
         name, _, value = w.lstrip("+").partition("=")
         if name == "refit":
@@ -85,6 +86,12 @@ def method_of(label: str):
             kw["allocation"] = "output"
         elif name == "joint":
             kw["joint_groups"] = True
+        elif name == "block":
+            kw["target"] = "block"
+        elif name == "mix":
+            kw["target_mix"] = float(value)
+        elif name == "tmax":
+            kw["target_max_inputs"] = int(value)
         else:
             raise SystemExit(f"unknown switch {w!r} in method {label!r}")
     return "obs", ObsOptions(**kw)

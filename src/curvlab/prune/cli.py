@@ -41,6 +41,12 @@ def add_parser(subparsers) -> None:
                         "output: by the estimated output error; uniform: the same sparsity everywhere")
     p.add_argument("--sensitivity", type=int, default=8,
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
+    p.add_argument("--target", default="auto", choices=("auto", "input", "block", "dense"),
+                   help="what each later layer of a block fits once the layers before it are pruned: block: "
+                        "its outputs in the dense block (one more calibration pass per layer; default for N:M), "
+                        "input: its own outputs (default for unstructured), dense: its outputs in the dense model")
+    p.add_argument("--target-mix", type=float, default=0.5,
+                   help="for --target block/dense: the weight α of those outputs against the layer's own (0..1)")
     p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
     p.add_argument("--eval", type=int, default=128, help="held-out reviews for the evaluation (0: skip)")
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
@@ -69,6 +75,8 @@ def _check_args(args) -> tuple:
         raise _usage(f"--sensitivity must be >= 0 (0 turns it off); got {args.sensitivity}")
     if args.allocation == "output" and args.sensitivity == 0:
         raise _usage("--allocation output needs --sensitivity > 0 (e.g. 8)")
+    if not 0.0 <= args.target_mix <= 1.0:
+        raise _usage(f"--target-mix must lie in [0, 1]; got {args.target_mix}")
     if args.eval < 0:
         raise _usage(f"--eval must be >= 0; got {args.eval}")
     out = Path(args.out)
@@ -112,7 +120,8 @@ def _run(args) -> int:
     dense = copy.deepcopy(enc.model)
     try:
         report = prune_model(enc.model, calibration, args.sparsity, pattern, args.method,
-                             options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity),
+                             options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity,
+                                                target=args.target, target_mix=args.target_mix),
                              progress=None if not args.no_progress else False)
     except (ValueError, TypeError) as exc:
         raise _usage(str(exc)) from None

@@ -150,16 +150,23 @@ def inverse_cholesky_upper(H: Tensor, dtype: torch.dtype | None = None) -> Tenso
     uses and is 3–4× faster on the CPU; if the float32 factorization fails (H too ill-conditioned
     for its precision), it is redone in float64.
     """
+    return reversed_cholesky(H, dtype)[1]
+
+
+def reversed_cholesky(H: Tensor, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+    """(L, U): L lower triangular with J H J = L Lᵀ (J the reversal) and U = J L⁻¹ J
+    (:func:`inverse_cholesky_upper`), in ``dtype`` (default H's). A float32 factorization that
+    fails or gives a non-finite U is redone in float64. With L, H⁻¹b = J L⁻ᵀ L⁻¹ J b costs two
+    triangular solves."""
     dtype = dtype or H.dtype
     if dtype != torch.float64:
         L, info = torch.linalg.cholesky_ex(H.to(dtype).flip(0, 1))
         if not bool((info != 0).any()):
             U = _lower_inverse(L).flip(0, 1)
             if bool(torch.isfinite(torch.diagonal(U)).all()):
-                return U.contiguous()
-        dtype = torch.float64
-    L = _cholesky(H.to(dtype).flip(0, 1))                                        # J H J = L Lᵀ
-    return _lower_inverse(L).flip(0, 1).contiguous()                             # J L⁻¹ J
+                return L, U.contiguous()
+    L = _cholesky(H.to(torch.float64).flip(0, 1))
+    return L, _lower_inverse(L).flip(0, 1).contiguous()
 
 
 def _lower_inverse(L: Tensor) -> Tensor:
