@@ -151,3 +151,16 @@ def test_target_options_are_checked():
         ObsOptions(target="outputs")
     with pytest.raises(ValueError, match="target_mix"):
         ObsOptions(target_mix=2)
+
+
+def test_block_target_with_the_unstructured_allocation(tiny):
+    # the budget split needs every layer's H from the first pass; the later layers keep their rows too
+    model0, batches = tiny
+    model = copy.deepcopy(model0)
+    report = prune_model(model, batches, 0.5, progress=False, options=ObsOptions(target="block", sensitivity=0))
+    assert report.overall_sparsity == pytest.approx(0.5, abs=1e-9)
+    assert len({round(r.sparsity, 3) for r in report.layers}) > 1                # the split moved sparsity
+    assert report.calibration_passes == 2 * (1 + 3 + 1)
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    assert report.peak_hessian_bytes == 8 * (4 * 16 * 16 + 16 * 16 + 32 * 32 + 4 * 16 + 16 + 32) \
+        + 4 * tokens * (16 + 16 + 32)

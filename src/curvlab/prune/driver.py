@@ -459,7 +459,6 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
             report.compute_s += time.perf_counter() - t0
         target = options.target if options.target != "auto" else ("block" if pattern_t else "input")
         target = target if method == "obs" else "input"
-        sequential = method == "obs" and (options.sequential or target != "input")
         dense_inputs = list(inputs) if target == "dense" else None
         show = progress if progress is not None else None
         bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=(not show) if show is not None else None)
@@ -467,7 +466,9 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
             targets = {names[m]: m for m in block.modules() if is_prunable(m)
                        and (wanted is None or names[m] in wanted)}
             if targets:
-                stats = staged.collect_block(block, targets, inputs, token_masks, keep_local=target == "block")
+                allocate = method == "obs" and options.allocation != "uniform" and pattern_t is None and len(targets) > 1
+                stats = staged.collect_block(block, targets, inputs, token_masks, keep_local=target == "block",
+                                             every_hessian=allocate)
                 report.calibration_passes += 1
                 report.peak_hessian_bytes = max(report.peak_hessian_bytes, stats.nbytes())
                 if stats.hessians:
@@ -479,10 +480,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                 factors = {}        # inverse Cholesky factors of the damped H, shared by allocation and pruning
                 if method == "obs" and options.mode == "blocked" and not options.sequential and target != "dense":
                     factors = _shared_factors(Hs, damping, torch.float32 if options.fast_dtype else torch.float64)
-                if method == "obs" and options.allocation != "uniform" and pattern_t is None and len(targets) > 1:
-                    if len(Hs) < len(targets):
-                        raise ValueError("allocation needs every layer's H from one pass of the block; use "
-                                         "target='input' with unstructured allocation, or allocation='uniform'.")
+                if allocate:
                     split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift,
                                       Us=[factors[n] for n in targets] if factors else None,
                                       row_weights=([sensitivities[n] for n in targets]
@@ -499,7 +497,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
                     has_bias = getattr(module, "bias", None) is not None
                     fits = target != "input" and (options.target_max_inputs is None
                                                   or W.shape[1] <= options.target_max_inputs)
-                    restage = name not in Hs or (sequential and (options.sequential or target == "dense"))
+                    restage = name in stats.local or (method == "obs" and (options.sequential or target == "dense"))
                     target_shift, U = None, (None if restage else factors.get(name))
                     if restage:                 # this layer's inputs after the layers before it were pruned
                         local = stats.local.pop(name, None)

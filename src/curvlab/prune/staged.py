@@ -58,14 +58,16 @@ class BlockStatistics:
 
 @torch.no_grad()
 def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list, token_masks: list,
-                  *, keep_local: bool) -> BlockStatistics:
+                  *, keep_local: bool, every_hessian: bool = False) -> BlockStatistics:
     """One pass of the block over the calibration inputs.
 
     Without ``keep_local`` every target layer gets its (H, μ). With it, only the layers whose
     input is the input of the first target layer the block runs (a transformer's query, key and value: nothing
     pruned in the block comes before them) do; every other layer's input rows are kept instead
     (float32), as the dense-block target of :func:`fit_target` — their H must come from
-    :func:`layer_statistics` after the layers before them are pruned anyway.
+    :func:`layer_statistics` after the layers before them are pruned anyway. ``every_hessian``
+    collects the (H, μ) of every layer as well (the split of a block's sparsity budget needs
+    them all at once).
     """
     stats = BlockStatistics()
     state: dict[str, Any] = {"tm": None, "x0": None}
@@ -77,11 +79,11 @@ def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list,
                 state["x0"] = x
             reads_block_input = x is state["x0"] or (x.shape == state["x0"].shape
                                                      and x.data_ptr() == state["x0"].data_ptr())
-            if not keep_local or reads_block_input:
+            if not keep_local or reads_block_input or every_hessian:
                 if name not in stats.hessians:
                     stats.hessians[name] = LayerHessian(module)
                 stats.hessians[name].add_batch(x, state["tm"])
-            else:
+            if keep_local and not reads_block_input:
                 stats.local.setdefault(name, []).append(rows_of(mod, x, state["tm"]).to(torch.float32))
         return run
 
