@@ -11,25 +11,6 @@ from curvlab.prune.driver import ObsOptions, find_blocks, prune_model
 from curvlab.prune.evaluate import heldout_layer_errors, knn_agreement, mean_cosine, similarity_spearman
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=16)
-    model = BertModel(cfg, add_pooling_layer=False).eval()
-    g = torch.Generator().manual_seed(1)
-    batches = []
-    for _ in range(3):
-        ids = torch.randint(1, 50, (4, 10), generator=g)
-        mask = torch.ones(4, 10, dtype=torch.long)
-        mask[0, 6:] = 0                                                   # padding
-        mask[2, 3:] = 0
-        batches.append({"input_ids": ids * mask, "attention_mask": mask})
-    return model, batches
-
-
 def _query_inputs(model, batches, block):
     """Independent reference: the real (unpadded) inputs of block `block`'s query layer in the
     final model, gathered by a hook on a full forward pass."""
@@ -108,20 +89,14 @@ def q_name(model) -> str:
     return next(n for n, m in model.named_modules() if m is model.encoder.layer[0].attention.self.query)
 
 
-def test_sequential_statistics_see_the_pruned_layers_before(tiny):
+def test_sequential_statistics_see_the_pruned_layers_before(tiny, inputs_of):
     model0, batches = tiny
     model = copy.deepcopy(model0)
     report = prune_model(model, batches, 0.5, None, "obs", progress=False,
                          options=ObsOptions(sequential=True, bias=False))
     o0 = model0.encoder.layer[0].attention.output.dense
     o1 = model.encoder.layer[0].attention.output.dense
-    rows = []
-    h = o1.register_forward_hook(lambda m, a, out: rows.append(a[0]))
-    with torch.no_grad():
-        for b in batches:
-            model(**b)
-    h.remove()
-    X = torch.cat([x[b["attention_mask"].bool()] for x, b in zip(rows, batches)]).double()
+    X = torch.cat(inputs_of(model, o1, batches))
     W0, W1 = weight_matrix(o0).double(), weight_matrix(o1).double()
     ref = float(((X @ (W0 - W1).T) ** 2).sum() / ((X @ W0.T) ** 2).sum())  # inputs after Q, K, V were pruned
     layer = next(r for r in report.layers if r.name.endswith("layer.0.attention.output.dense"))

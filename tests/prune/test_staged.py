@@ -11,25 +11,6 @@ from curvlab.prune import staged
 from curvlab.prune.driver import ObsOptions, prune_model
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=16)
-    model = BertModel(cfg, add_pooling_layer=False).eval()
-    g = torch.Generator().manual_seed(1)
-    batches = []
-    for _ in range(3):
-        ids = torch.randint(1, 50, (4, 10), generator=g)
-        mask = torch.ones(4, 10, dtype=torch.long)
-        mask[0, 6:] = 0
-        mask[2, 3:] = 0
-        batches.append({"input_ids": ids * mask, "attention_mask": mask})
-    return model, batches
-
-
 def _problem(seed=5):
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(80, 6, generator=g, dtype=torch.float64) + 0.7             # new inputs (mean ≠ 0)
@@ -63,16 +44,6 @@ def test_fit_target_with_an_intercept():
         staged.fit_target(W, H, G, damping=0.0, mix=1.5)
 
 
-def _inputs_of(model, module, batches):
-    rows = []
-    h = module.register_forward_hook(lambda m, a, out: rows.append(a[0]))
-    with torch.no_grad():
-        for b in batches:
-            model(**b)
-    h.remove()
-    return [x[b["attention_mask"].bool()].double() for x, b in zip(rows, batches)]
-
-
 def _block_calls(model, batches):
     calls = []
     h = model.encoder.layer[0].register_forward_pre_hook(
@@ -84,7 +55,7 @@ def _block_calls(model, batches):
     return calls, [b["attention_mask"] for b in batches]
 
 
-def test_collect_block_keeps_the_dense_inputs_of_the_later_layers(tiny):
+def test_collect_block_keeps_the_dense_inputs_of_the_later_layers(tiny, inputs_of):
     model, batches = tiny
     block = model.encoder.layer[0]
     targets = {n: m for n, m in block.named_modules() if isinstance(m, torch.nn.Linear)}
@@ -92,22 +63,22 @@ def test_collect_block_keeps_the_dense_inputs_of_the_later_layers(tiny):
     stats = staged.collect_block(block, targets, calls, masks, keep_local=True)
     assert set(stats.hessians) == {"attention.self.query", "attention.self.key", "attention.self.value"}
     assert set(stats.local) == {"attention.output.dense", "intermediate.dense", "output.dense"}
-    X = torch.cat(_inputs_of(model, block.attention.self.query, batches))
+    X = torch.cat(inputs_of(model, block.attention.self.query, batches))
     torch.testing.assert_close(stats.hessians["attention.self.key"].H, 2 * X.T @ X / X.shape[0])
     for name in stats.local:
-        ref = _inputs_of(model, targets[name], batches)
+        ref = inputs_of(model, targets[name], batches)
         for got, want in zip(stats.local[name], ref):
             torch.testing.assert_close(got, want.float())
     everything = staged.collect_block(block, targets, calls, masks, keep_local=False)
     assert set(everything.hessians) == set(targets) and not everything.local
 
 
-def test_layer_statistics_see_the_pruned_layers_and_stop_early(tiny):
+def test_layer_statistics_see_the_pruned_layers_and_stop_early(tiny, inputs_of):
     model0, batches = tiny
     model = copy.deepcopy(model0)
     block = model.encoder.layer[0]
     calls, masks = _block_calls(model0, batches)
-    dense_rows = [x.float() for x in _inputs_of(model0, model0.encoder.layer[0].attention.output.dense, batches)]
+    dense_rows = [x.float() for x in inputs_of(model0, model0.encoder.layer[0].attention.output.dense, batches)]
     with torch.no_grad():
         block.attention.self.value.weight[:, ::2] = 0                        # prune a layer before
     ran_later = []
@@ -116,7 +87,7 @@ def test_layer_statistics_see_the_pruned_layers_and_stop_early(tiny):
                                                    dense_rows=dense_rows)
     h.remove()
     assert not ran_later                                                    # the pass stopped at the layer
-    X_new = torch.cat(_inputs_of(model, block.attention.output.dense, batches))
+    X_new = torch.cat(inputs_of(model, block.attention.output.dense, batches))
     X_old = torch.cat([x.double() for x in dense_rows])
     assert n == X_new.shape[0]
     torch.testing.assert_close(H, 2 * X_new.T @ X_new / n)
@@ -126,17 +97,17 @@ def test_layer_statistics_see_the_pruned_layers_and_stop_early(tiny):
     assert not torch.allclose(X_new, X_old)
 
 
-def test_block_target_fits_the_dense_block_outputs_better(tiny):
+def test_block_target_fits_the_dense_block_outputs_better(tiny, inputs_of):
     model0, batches = tiny
     o0 = model0.encoder.layer[0].attention.output.dense
-    X_dense = torch.cat(_inputs_of(model0, o0, batches))
+    X_dense = torch.cat(inputs_of(model0, o0, batches))
     errors, reports = {}, {}
     for target in ("input", "block"):
         model = copy.deepcopy(model0)
         reports[target] = prune_model(model, batches, pattern="2:4", progress=False,
                                       options=ObsOptions(target=target, target_mix=1.0))
         o1 = model.encoder.layer[0].attention.output.dense
-        X_new = torch.cat(_inputs_of(model, o1, batches))
+        X_new = torch.cat(inputs_of(model, o1, batches))
         old = X_dense @ weight_matrix(o0).double().T + o0.bias.detach().double()
         new = X_new @ weight_matrix(o1).double().T + o1.bias.detach().double()
         errors[target] = float(((old - new) ** 2).sum())
