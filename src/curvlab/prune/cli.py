@@ -43,8 +43,9 @@ def add_parser(subparsers) -> None:
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
     p.add_argument("--target", default="auto", choices=("auto", "input", "block", "dense"),
                    help="what each later layer of a block fits once the layers before it are pruned: block: "
-                        "its outputs in the dense block (one more calibration pass per layer; default for N:M), "
-                        "input: its own outputs (default for unstructured), dense: its outputs in the dense model")
+                        "its outputs in the dense block (one more calibration pass per layer; default for N:M and "
+                        "sparsity > 0.5), input: its own outputs (default up to 0.5 unstructured), dense: its "
+                        "outputs in the dense model")
     p.add_argument("--target-mix", type=float, default=0.5,
                    help="for --target block/dense: the weight α of those outputs against the layer's own (0..1)")
     p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
