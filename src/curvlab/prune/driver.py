@@ -41,7 +41,8 @@ at 60 % / 70 % it gave 0.9251 / 0.8739 vs 0.9180 / 0.8557).
 
 The report gives, per layer, the sparsity reached, the predicted error (the OBS loss sum, for
 the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (undamped H; with a refitted
-bias, of the whole output WX + b), and the time.
+bias, of the whole output WX + b; for a layer that fits a ``target``, W is the fitted W′), and the
+time.
 """
 
 from __future__ import annotations
