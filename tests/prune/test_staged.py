@@ -122,6 +122,8 @@ def test_target_options_are_checked():
         ObsOptions(target="outputs")
     with pytest.raises(ValueError, match="target_mix"):
         ObsOptions(target_mix=2)
+    with pytest.raises(ValueError, match="target_max_inputs"):
+        ObsOptions(target_max_inputs=0)
 
 
 def test_block_target_with_the_unstructured_allocation(tiny):

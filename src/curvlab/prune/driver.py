@@ -123,6 +123,10 @@ class ObsOptions:
             raise ValueError(f"target must be 'auto', 'input', 'block' or 'dense'; got {self.target!r}.")
         if not (isinstance(self.target_mix, (int, float)) and 0 <= self.target_mix <= 1):
             raise ValueError(f"target_mix must be a number in [0, 1] (e.g. 0.5); got {self.target_mix!r}.")
+        if not (self.target_max_inputs is None or (isinstance(self.target_max_inputs, int)
+                                                   and self.target_max_inputs >= 1)):
+            raise ValueError(f"target_max_inputs must be None (no limit) or an integer >= 1; "
+                             f"got {self.target_max_inputs!r}.")
         if not (isinstance(self.alternate, int) and self.alternate >= 0):
             raise ValueError(f"alternate must be an integer >= 0; got {self.alternate!r}.")
         if not (isinstance(self.sensitivity, int) and self.sensitivity >= 0):

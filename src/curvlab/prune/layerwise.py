@@ -551,6 +551,21 @@ def _refit_cg(W: Tensor, H: Tensor, M: Tensor, W_init: Tensor, iters: int, dtype
     return x.to(torch.float64), float(loss), (beta.to(torch.float64) if mean is not None else None)
 
 
+def with_bias(H_d: Tensor, dead: Tensor, mean: Tensor, damping: float) -> Tensor:
+    """H̃ = [[H, 2μ], [2μᵀ, 2 + s]] (d + 1, d + 1): the Hessian of a row on x̃ = (x, 1), for the
+    damped ``H_d`` (:func:`damp`, ``dead`` its dead inputs) and the mean input μ. The bias
+    coordinate gets the same absolute damping s as the live inputs (λ·their mean curvature
+    before damping), not λ·mean(diag H̃)."""
+    d = H_d.shape[0]
+    alive = torch.diagonal(H_d)[~dead]
+    shift = damping * float(alive.mean() / (1 + damping)) if alive.numel() else damping
+    H_aug = torch.empty(d + 1, d + 1, dtype=H_d.dtype, device=H_d.device)
+    H_aug[:d, :d] = H_d
+    H_aug[:d, d] = H_aug[d, :d] = 2 * mean.to(H_d)
+    H_aug[d, d] = 2.0 + shift
+    return H_aug
+
+
 @torch.no_grad()
 def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init: Tensor | None = None,
                     **refit_kw) -> LayerResult:
@@ -579,21 +594,15 @@ def refit_with_bias(W: Tensor, H: Tensor, mean: Tensor, mask: Tensor, *, W_init:
         raise ValueError(f"mask must have W's shape {tuple(W.shape)}; got {tuple(mask.shape)}.")
     damping = refit_kw.pop("damping", 0.01)
     H, dead = damp(H, damping)
-    alive = torch.diagonal(H)[~dead]
-    # the same absolute damping as H's inputs get (λ·mean of the live diagonal), not λ·mean(diag H̃)
-    shift = damping * float(alive.mean() / (1 + damping)) if alive.numel() else damping
+    H_aug = with_bias(H, dead, mean, damping)
     W = W.clone()
     W[:, dead] = 0
     method = refit_kw.pop("method", "auto")
     if method == "cg" or (method == "auto" and d + 1 > 128):
         M = mask.to(device=W.device, dtype=torch.bool) & ~dead.unsqueeze(0)
         x, loss, beta = _refit_cg(W, H, M, W_init if W_init is not None else W, refit_kw.get("cg_iters", 25),
-                                  refit_kw.get("cg_dtype", torch.float64), mean=mean, h_bias=2.0 + shift)
+                                  refit_kw.get("cg_dtype", torch.float64), mean=mean, h_bias=float(H_aug[d, d]))
         return LayerResult(x, M, loss, bias_shift=beta)
-    H_aug = torch.empty(d + 1, d + 1, dtype=H.dtype, device=H.device)
-    H_aug[:d, :d] = H
-    H_aug[:d, d] = H_aug[d, :d] = 2 * mean
-    H_aug[d, d] = 2.0 + shift
     zeros = torch.zeros(R, 1, dtype=W.dtype, device=W.device)
     keep = torch.cat([mask.to(torch.bool), torch.ones(R, 1, dtype=torch.bool, device=W.device)], 1)
     init = torch.cat([W_init.to(W), zeros], 1) if W_init is not None else None

@@ -177,12 +177,16 @@ def fit_target(W: Tensor, H: Tensor, G: Tensor, damping: float, mix: float = 0.5
         min_W′ ‖W X − W′ X̂‖²  ⇔  min_W′ ½ Σ_rows (ŵ − w′)ᵀ H (ŵ − w′) + const,
         w′ = H⁻¹ G w   (H = 2X̂X̂ᵀ/N damped, G = 2X̂Xᵀ/N),
 
+    row by row the least-squares estimate (16) of the notes with regressors X̂ and responses
+    wᵀX (the damping makes it the ridge form (24)),
+
     so pruning W′ with the usual H and the layer's own refit fits the old outputs. With ``mean``
     (μ̂ of X̂) and ``mean_dense`` (μ of X) the fit has an intercept: on x̃ = (x̂, 1),
     H̃ = [[H, 2μ̂], [2μ̂ᵀ, 2]] and (w′, β′) = H̃⁻¹ (G w, 2 μᵀw), β′ a shift of the bias.
 
     ``mix`` α returns α·(w′, β′) + (1 − α)·(w, 0): the least-squares fit of the mixed target
-    α·W X + (1 − α)·W X̂. With N calibration rows the d × d cross term G fits noise as well as
+    α·W X + (1 − α)·W X̂, equivalently a ridge towards w in the metric of H (penalty
+    κ‖w′ − w‖²_H, α = 1/(1 + κ)). With N calibration rows the d × d cross term G fits noise as well as
     the correction, and α < 1 shrinks towards the layer's own outputs.
 
     H̃ is factored once (:func:`~curvlab.prune.layerwise.reversed_cholesky`, in ``dtype``): its
@@ -201,11 +205,7 @@ def fit_target(W: Tensor, H: Tensor, G: Tensor, damping: float, mix: float = 0.5
     if mean is None or mean_dense is None:
         A = H_d
     else:
-        shift = damping * float(torch.diagonal(H_d)[~dead].mean() / (1 + damping)) if bool((~dead).any()) else damping
-        A = torch.empty(d + 1, d + 1, dtype=torch.float64, device=H.device)
-        A[:d, :d] = H_d
-        A[:d, d] = A[d, :d] = 2 * mean.to(A)
-        A[d, d] = 2.0 + shift                          # the bias coordinate gets the inputs' absolute damping
+        A = lw.with_bias(H_d, dead, mean, damping)                                   # H̃ (d + 1, d + 1)
         rhs = torch.cat([rhs, 2 * (mean_dense.to(W_c) @ W_c.t()).unsqueeze(0)], 0)   # (d + 1, R)
     L, U = lw.reversed_cholesky(A, dtype)                                         # J A J = L Lᵀ, A⁻¹ = UᵀU
     y = torch.linalg.solve_triangular(L, rhs.to(L.dtype).flip(0), upper=False)
