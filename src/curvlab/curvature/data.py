@@ -50,9 +50,13 @@ class Batches:
             )
         self.num_samples = 0
         self.num_batches = 0
-        for X, _ in self._raw():
+        first: tuple[Tensor, Tensor] | None = None
+        for i, (X, y) in enumerate(self._raw()):
             self.num_samples += X.shape[0]
             self.num_batches += int(X.shape[0] > 0)
+            _check_batch(X, y, i, first, name)
+            if first is None:
+                first = (X, y)
         if self.num_samples == 0:
             raise ValueError(f"{name} is empty (no samples); pass at least one (X, y) with N ≥ 1.")
 
@@ -92,6 +96,24 @@ def as_batches(data: Data | Batches, *, device: torch.device | None = None,
     if isinstance(data, Batches):
         return data
     return Batches(data, device=device, name=name)
+
+
+def _check_batch(X: Tensor, y: Tensor, i: int, first: tuple[Tensor, Tensor] | None, name: str) -> None:
+    """Finite values, and every batch shaped and typed like the first (one pass, no compute)."""
+    for role, t in (("X", X), ("y", y)):
+        if (t.is_floating_point() or t.is_complex()) and t.numel() and not bool(torch.isfinite(t).all()):
+            where = tuple(int(k) for k in (~torch.isfinite(t)).nonzero()[0])
+            raise ValueError(
+                f"{name} batch {i}: {role} contains NaN or infinity (first at index {where}); "
+                "remove or impute non-finite values before calling."
+            )
+    if first is not None:
+        for role, t, t0 in (("X", X, first[0]), ("y", y, first[1])):
+            if t.shape[1:] != t0.shape[1:] or t.dtype != t0.dtype:
+                raise ValueError(
+                    f"{name} batch {i}: {role} has shape {tuple(t.shape)} and dtype {t.dtype}, but batch 0 "
+                    f"has {tuple(t0.shape)} and {t0.dtype}; every batch must have the same feature shape and dtype."
+                )
 
 
 def _is_pair(obj) -> bool:

@@ -140,6 +140,12 @@ class HessianOperator:
                 else:
                     out += w * term
         self.num_matvecs += 1
+        if not bool(torch.isfinite(out).all()):
+            obj.check_params()
+            raise ValueError(
+                "H v is not finite although v, the data and the parameters are: the loss or its "
+                "derivatives overflow at these weights (e.g. a log of 0); use a numerically stable loss."
+            )
         return out
 
     __matmul__ = matvec
@@ -150,6 +156,7 @@ class HessianOperator:
     # ------------------------------------------------------------------ per batch
     def _products(self) -> Iterator[tuple[Callable[[dict], dict], float]]:
         """(tangent dict ↦ H_b v dict, n_b/N) for each batch, cached when asked and still valid."""
+        self.objective.check_params()  # O(P): a NaN weight set since construction is named, not returned
         if not self.cache:
             primals = self.objective.primals()
             for X, y, w in self.objective.batches:
@@ -205,7 +212,7 @@ class HessianOperator:
         leaves = {n: t.requires_grad_(True) for n, t in primals.items()}  # fresh leaves sharing storage
         inputs = [leaves[n] for n in names]
         with torch.enable_grad():
-            value = obj.batch_loss(leaves, X, y)
+            value = obj.checked_batch_loss(leaves, X, y) if check else obj.batch_loss(leaves, X, y)
             if check:
                 obj.check_loss_value(value)
             g = torch.autograd.grad(value, inputs, create_graph=True, allow_unused=True)

@@ -61,7 +61,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_positive, check_positive_int
-from .operator import LinearOperator, as_operator
+from .operator import LinearOperator, as_operator, check_symmetric_operator
 
 __all__ = ["LanczosResult", "lanczos", "lanczos_tridiagonal"]
 
@@ -104,8 +104,17 @@ class LanczosResult:
 
 def _start_vector(op: LinearOperator, v0: Tensor | None, seed: int | torch.Generator | None) -> Tensor:
     if v0 is not None:
-        v = op.check_vector(v0, "v0") if hasattr(op, "check_vector") else v0.to(op.dtype)
-        v = v.to(device=op.device, dtype=op.dtype).clone()
+        if isinstance(v0, np.ndarray):
+            v0 = torch.from_numpy(np.ascontiguousarray(v0))
+        if not isinstance(v0, Tensor):
+            raise TypeError(f"v0 must be a torch.Tensor of shape ({op.dim},); got {type(v0).__name__}.")
+        if v0.is_complex():
+            raise TypeError(f"v0 must be real; got dtype {v0.dtype}.")
+        if v0.ndim != 1 or v0.shape[0] != op.dim:
+            raise ValueError(f"v0 must have shape ({op.dim},) (the operator's size); got {tuple(v0.shape)}.")
+        if v0.is_floating_point() and not bool(torch.isfinite(v0).all()):
+            raise ValueError("v0 contains NaN or infinity; pass a finite start vector (or None for a random one).")
+        v = v0.to(device=op.device, dtype=op.dtype).clone()
     else:
         gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed or 0))
         v = torch.randn(op.dim, generator=gen, dtype=op.dtype).to(op.device)
@@ -134,6 +143,7 @@ def lanczos_tridiagonal(A, num_steps: int, *, v0: Tensor | None = None,
     op = as_operator(A)
     m = min(check_positive_int(num_steps, "num_steps"), op.dim)
     q = _start_vector(op, v0, seed)
+    check_symmetric_operator(op)
     Q = torch.empty(m, op.dim, dtype=op.dtype, device=op.device)  # (m, P), row j = q_j
     alpha, beta = [], []
     for j in range(m):
@@ -194,8 +204,9 @@ def lanczos(A, k: int = 1, *, which: str = "LA", tol: float = 1e-6, max_matvecs:
     if m_max < k:
         raise ValueError(f"max_matvecs must be at least k = {k}; got {max_matvecs}.")
 
-    start = op.num_matvecs
     q = _start_vector(op, v0, seed)
+    check_symmetric_operator(op)
+    start = op.num_matvecs
     Q = torch.empty(m_max, P, dtype=op.dtype, device=op.device)  # (m, P), row j = q_j
     alpha: list[float] = []
     beta: list[float] = []

@@ -14,6 +14,8 @@ train mode makes L random; put the model in ``eval()`` for a deterministic Hessi
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Callable, Iterable
 
 import torch
@@ -57,6 +59,7 @@ class Objective:
         self.dtype: torch.dtype = first.dtype
         self.device: torch.device = first.device
         self.dim: int = num_params(self.params)
+        self.check_params()
         self.batches = as_batches(data, device=self.device)
         if check_loss:
             self.check_loss()
@@ -111,19 +114,70 @@ class Objective:
         return self.loss_and_gradient()[1]
 
     def check_vector(self, v: Tensor, name: str = "v") -> Tensor:
-        """``v`` as a (P,) tensor of the parameters' dtype and device, or raise."""
+        """``v`` as a finite real (P,) tensor of the parameters' dtype and device, or raise."""
         if not isinstance(v, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor of shape ({self.dim},); got {type(v).__name__}.")
+        if v.is_complex():
+            raise TypeError(f"{name} must be real (H is a real symmetric operator); got dtype {v.dtype}. "
+                            f"Apply H to {name}.real and {name}.imag separately.")
         if v.ndim != 1 or v.shape[0] != self.dim:
             raise ValueError(f"{name} must have shape ({self.dim},) (the number of parameters); got {tuple(v.shape)}.")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{name} contains NaN or infinity (first at index "
+                             f"{int((~torch.isfinite(v)).nonzero()[0])}); pass a finite vector.")
         return v.to(dtype=self.dtype, device=self.device)
 
     # ------------------------------------------------------------------ checks
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the first parameter θ holds that contains NaN or infinity."""
+        for name, p in zip(self.names, self.params):
+            if not bool(torch.isfinite(p.detach()).all()):
+                raise ValueError(
+                    f"the model parameter {name!r} contains NaN or infinity; every Hessian, gradient "
+                    "and loss of it would be NaN. Reinitialize or restore the model's weights."
+                )
+
+    def checked_batch_loss(self, p: dict[str, Tensor], X: Tensor, y: Tensor) -> Tensor:
+        """ℓ_b(θ) like :meth:`batch_loss`, with the errors torch raises for data that does not fit
+        the model (shapes, dtypes, class indices) turned into a ``ValueError`` that names the data
+        and the fix. Used for the first forward pass over ``data``."""
+        with self._explain("model(X)", X, y):
+            out = self.batch_output(p, X)
+        with self._explain("loss_fn(model(X), y)", X, y, out):
+            return self.loss_fn(out, y)
+
+    @contextlib.contextmanager
+    def _explain(self, what: str, X: Tensor, y: Tensor, out: Tensor | None = None):
+        with warnings.catch_warnings():
+            # torch's MSE-type losses only warn when target and output broadcast to a wrong shape
+            warnings.filterwarnings("error", message=r".*target size.*", category=UserWarning)
+            try:
+                yield
+            except (RuntimeError, IndexError, UserWarning) as exc:
+                raise ValueError(self._mismatch(what, X, y, out, exc)) from exc
+
+    def _mismatch(self, what: str, X: Tensor, y: Tensor, out: Tensor | None, exc: BaseException) -> str:
+        data = self.batches.name if hasattr(self, "batches") else "data"
+        msg = (f"{what} failed on the first batch of {data}: X has shape {tuple(X.shape)} and dtype {X.dtype}, "
+               f"y has shape {tuple(y.shape)} and dtype {y.dtype}")
+        if out is None:
+            msg += f"; the model's parameters are {self.dtype}"
+            if X.is_floating_point() and X.dtype != self.dtype:
+                fix = f"convert the data with X.to({self.dtype}) (or the model with model.to({X.dtype}))"
+            else:
+                fix = "pass X with the number of features (trailing shape) and dtype the model expects"
+        else:
+            msg += f"; the model's output has shape {tuple(out.shape)} and dtype {out.dtype}"
+            fix = ("pass y shaped like the output (e.g. y.reshape(-1, 1) for a one-output model with "
+                   "nn.MSELoss), or class indices in [0, classes) of dtype torch.long for nn.CrossEntropyLoss")
+        return f"{msg}. Torch said: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. Fix: {fix}."
+
     def check_loss(self) -> None:
-        """Raise ``ValueError`` unless the loss of the first batch is a scalar (one forward pass)."""
+        """Raise ``ValueError`` unless the loss of the first batch is a scalar (one forward pass);
+        data that does not fit the model is reported by :meth:`checked_batch_loss`."""
         X, y = self.batches.first()
         with torch.no_grad():
-            value = self.batch_loss(self.primals(), X, y)
+            value = self.checked_batch_loss(self.primals(), X, y)
         self.check_loss_value(value)
 
     def check_loss_value(self, value: object) -> None:

@@ -63,13 +63,24 @@ def resolve_params(model: nn.Module, params: Iterable[Tensor] | None = None
     return names, tensors
 
 
+def _check_tensors(tensors: Sequence[Tensor]) -> list[Tensor]:
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"tensors[{i}] must be a torch.Tensor; got {type(t).__name__}.")
+    return tensors
+
+
 def num_params(tensors: Sequence[Tensor]) -> int:
     """P = Σ numel, the length of the flat vector."""
-    return sum(t.numel() for t in tensors)
+    return sum(t.numel() for t in _check_tensors(tensors))
 
 
 def flatten(tensors: Sequence[Tensor]) -> Tensor:
     """Concatenate ``tensors`` into one vector θ of length P (each flattened row-major)."""
+    tensors = _check_tensors(tensors)
+    if not tensors:
+        raise ValueError("tensors is empty; pass at least one tensor (e.g. list(model.parameters())).")
     return torch.cat([t.reshape(-1) for t in tensors])  # (P,)
 
 
