@@ -106,3 +106,20 @@ def check_symmetric(A: np.ndarray, name: str, *, rtol: float = 1e-10) -> None:
             f"{name} must be symmetric; max |{name} - {name}ᵀ| / max |{name}| = {asym:.2e}. "
             f"Pass (A + A.T) / 2 if the asymmetry is round-off."
         )
+
+
+def check_real(x, name: str) -> None:
+    """Raise ``TypeError`` if ``x`` holds complex numbers (a float conversion would drop the
+    imaginary part silently)."""
+    if isinstance(x, (str, bytes)):
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(x).dtype
+    if isinstance(getattr(dtype, "is_complex", None), bool):   # a torch.dtype
+        complex_ = dtype.is_complex
+    else:
+        complex_ = np.issubdtype(dtype, np.complexfloating)
+    if complex_:
+        raise TypeError(f"{name} must be real; got complex values (dtype {dtype}). Pass {name}.real "
+                        "if the imaginary part is round-off, or split the problem into real and imaginary parts.")

@@ -15,6 +15,8 @@ train mode makes L random; put the model in ``eval()`` for a deterministic Hessi
 from __future__ import annotations
 
 import contextlib
+import linecache
+import os
 import warnings
 from collections.abc import Callable, Iterable
 
@@ -154,6 +156,8 @@ class Objective:
             try:
                 yield
             except (RuntimeError, IndexError, UserWarning) as exc:
+                if not _raised_by_torch(exc):
+                    raise  # the caller's own error (a fault in their loss_fn, say) propagates unchanged
                 raise ValueError(self._mismatch(what, X, y, out, exc)) from exc
 
     def _mismatch(self, what: str, X: Tensor, y: Tensor, out: Tensor | None, exc: BaseException) -> str:
@@ -190,3 +194,22 @@ class Objective:
             )
 
     _check_scalar_loss = check_loss  # the former private name
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _raised_by_torch(exc: BaseException) -> bool:
+    """Whether torch raised ``exc``: the innermost frame of its traceback is torch's own code,
+    or a line of the caller's code that is not a ``raise`` statement (an operation such as
+    ``x @ W`` that failed inside torch's C++ kernels). An explicit ``raise`` in the caller's
+    code is the caller's own error."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    if os.path.abspath(filename).startswith(_TORCH_DIR):
+        return True
+    return not linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")

@@ -16,13 +16,18 @@ non-positive curvature, so a non-convex step still descends.
 Both run on the model in place (the caller's train/eval mode is kept) and return a
 :class:`NetworkTrajectory` — the same record as ``Quadratic``'s. Divergence (a non-finite
 loss or one that grows past ``divergence_factor`` times its start) stops the run, leaves the
-model at the last finite iterate and sets ``diverged=True``: never NaN weights.
+model at the last finite iterate and sets ``diverged=True``: never NaN weights. A run that
+ends with a higher loss than it started (e.g. a full Newton step that overshoots) is also
+reported as ``diverged=True``; both cases warn (``RuntimeWarning``). Any exception raised
+during the run (by the caller's loss, say) restores the parameters' starting values in place
+before it propagates.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -109,6 +114,16 @@ def _run(model, loss_fn, data, params, eps, steps, divergence_factor, keep_itera
         bar.close()
     if diverged:
         log.info("%s with eps=%g diverged after %d steps", method, eps, len(losses) - 1)
+        warnings.warn(f"{method} with eps={eps:g} diverged after {len(losses) - 1} steps (the loss became "
+                      f"non-finite or grew past {divergence_factor:g}× its start); the model holds the last "
+                      "finite iterate. Lower eps (the stable bound is 2/λ_max, see max_stable_lr).",
+                      RuntimeWarning, stacklevel=3)
+    elif losses[-1] > losses[0]:
+        diverged = True
+        warnings.warn(f"{method} with eps={eps:g}: the loss rose from {losses[0]:.6g} to {losses[-1]:.6g} over "
+                      f"{len(losses) - 1} steps; reported as diverged. Lower eps"
+                      + (" or add damping." if method.startswith("newton") else "."),
+                      RuntimeWarning, stacklevel=3)
     if not keep_iterates and len(losses) > 1:
         iterates.append(theta.cpu().numpy().copy())
     track = tracker if tracker is not None else None
@@ -123,7 +138,10 @@ def _run(model, loss_fn, data, params, eps, steps, divergence_factor, keep_itera
 def gradient_descent(model: nn.Module, loss_fn: LossFn, data: Data | Batches, eps: float, steps: int, *,
                      params: Iterable[Tensor] | None = None, divergence_factor: float = 1e6,
                      keep_iterates: bool = True, tracker=None, progress: bool = True) -> NetworkTrajectory:
-    """Full-batch gradient descent θ ← θ − ε∇L(θ), eq. (34), for ``steps`` steps.
+    """Train ``model`` in place by full-batch gradient descent θ ← θ − ε∇L(θ), eq. (34), for ``steps`` steps.
+
+    The model's parameters are updated in place and end at the last iterate (the last finite
+    one when the run diverges); on an exception they are restored to their starting values.
 
     Parameters
     ----------
@@ -222,7 +240,9 @@ def newton(model: nn.Module, loss_fn: LossFn, data: Data | Batches, eps: float =
            params: Iterable[Tensor] | None = None, cg_tol: float = 1e-8, cg_max_iter: int | None = None,
            divergence_factor: float = 1e6, keep_iterates: bool = True, tracker=None,
            progress: bool = True) -> NetworkTrajectory:
-    """Damped Newton θ ← θ − ε (H + μI)⁻¹ ∇L(θ), eq. (37), for ``steps`` steps.
+    """Train ``model`` in place by damped Newton θ ← θ − ε (H + μI)⁻¹ ∇L(θ), eq. (37), for ``steps`` steps.
+
+    Like :func:`gradient_descent`, it updates the model's parameters in place.
 
     Parameters
     ----------

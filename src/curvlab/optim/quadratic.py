@@ -30,7 +30,8 @@ from functools import cached_property
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_positive, check_positive_int, check_square, check_symmetric
+from .._validation import (as_float_array, check_positive, check_positive_int, check_real, check_square,
+                           check_symmetric)
 from .trajectory import Trajectory
 
 __all__ = ["Quadratic"]
@@ -48,6 +49,7 @@ class Quadratic:
     """
 
     def __init__(self, H, w_star=None, *, divergence_factor: float = 1e30):
+        check_real(H, "H")
         H = as_float_array(H, "H", ndim=2)
         check_square(H, "H")
         check_symmetric(H, "H")
@@ -55,6 +57,7 @@ class Quadratic:
         d = H.shape[0]
         if w_star is None:
             w_star = np.zeros(d)
+        check_real(w_star, "w_star")
         self.w_star = as_float_array(w_star, "w_star", ndim=1)
         if self.w_star.shape[0] != d:
             raise ValueError(f"w_star must have length {d} to match H; got {self.w_star.shape[0]}.")
@@ -96,16 +99,22 @@ class Quadratic:
 
     @property
     def max_stable_lr(self) -> float:
-        """2/λ_max: gradient descent converges iff 0 < ε < this (eq. (36))."""
-        return 2.0 / self.lam_max
+        """2/λ_max: gradient descent is stable iff 0 < ε < this (eq. (36)).
+
+        ``inf`` when H = 0 (λ_max = 0): no step moves the iterate, so none is unstable.
+        """
+        return 2.0 / self.lam_max if self.lam_max > 0 else float("inf")
 
     @property
     def optimal_lr(self) -> float:
-        """2/(λ_min + λ_max), the fixed step with the smallest worst-case rate (κ − 1)/(κ + 1)."""
-        return 2.0 / (self.lam_min + self.lam_max)
+        """2/(λ_min + λ_max), the fixed step with the smallest worst-case rate (κ − 1)/(κ + 1)
+        (``inf`` when H = 0)."""
+        total = self.lam_min + self.lam_max
+        return 2.0 / total if total > 0 else float("inf")
 
     def rate(self, eps: float) -> float:
         """max_i |1 − ελ_i|: the factor by which the error shrinks per GD step in the worst direction."""
+        eps = check_positive(eps, "eps")
         return float(np.max(np.abs(1.0 - eps * self.eigenvalues)))
 
     def converges(self, eps: float) -> bool:
@@ -115,17 +124,18 @@ class Quadratic:
     # ---------------------------------------------------------------- loss
     def loss(self, w) -> float:
         """L(ω) = ½ (ω − ω*)ᵀH(ω − ω*)  (31)."""
-        e = np.asarray(w, float) - self.w_star
+        e = self._check_w(w, "w") - self.w_star
         return 0.5 * float(e @ self.H @ e)
 
     def grad(self, w) -> np.ndarray:
         """∇L = H(ω − ω*)  (32)."""
-        return self.H @ (np.asarray(w, float) - self.w_star)
+        return self.H @ (self._check_w(w, "w") - self.w_star)
 
     # ---------------------------------------------------------------- gradient descent
     def gd_closed_form(self, w0, eps: float, t: int) -> np.ndarray:
         """ω⁽ᵗ⁾ = ω* + Q(I − εΛ)ᵗQᵀ(ω⁽⁰⁾ − ω*): eq. (35), corrected with the power t."""
         w0 = self._check_w(w0)
+        eps = check_positive(eps, "eps")
         t = check_positive_int(t, "t", minimum=0)
         lam, Q = self._eig
         return self.w_star + Q @ ((1.0 - eps * lam) ** t * (Q.T @ (w0 - self.w_star)))
@@ -133,6 +143,7 @@ class Quadratic:
     def gd_notes_form(self, w0, eps: float) -> np.ndarray:
         """Eq. (35) exactly as the notes write it, Q(I − εΛ)Qᵀω⁽⁰⁾ — one step for any t."""
         w0 = self._check_w(w0)
+        eps = check_positive(eps, "eps")
         lam, Q = self._eig
         return self.w_star + Q @ ((1.0 - eps * lam) * (Q.T @ (w0 - self.w_star)))
 
@@ -173,10 +184,11 @@ class Quadratic:
                              steps, "newton", eps)
 
     # ---------------------------------------------------------------- helpers
-    def _check_w(self, w) -> np.ndarray:
-        w = as_float_array(w, "w0", ndim=1)
+    def _check_w(self, w, name: str = "w0") -> np.ndarray:
+        check_real(w, name)
+        w = as_float_array(w, name, ndim=1)
         if w.shape[0] != self.dim:
-            raise ValueError(f"w0 must have length {self.dim} to match H; got {w.shape[0]}.")
+            raise ValueError(f"{name} must have length {self.dim} to match H; got {w.shape[0]}.")
         return w
 
     def _iterate(self, w0, step, steps, method, eps) -> Trajectory:
