@@ -381,8 +381,10 @@ CASES: list[Case] = [
     # ------------------------------------------------------------------ siamese
     Case("curvlab.siamese.train", "shape", lambda: cs.train(_net(5), _siamese_data(), config=_cfg()),
          match=r"data.*X.*4 features.*encoder"),
-    Case("curvlab.siamese.train", "dtype", lambda: cs.train(_net(), (torch.ones(40, 4, dtype=torch.int64), np.arange(40) % 4), config=_cfg()),
-         raises=TE, match=r"data X.*int64.*float"),
+    Case("curvlab.siamese.train", "dtype", lambda: cs.train(_net(), (np.array([["a"] * 4] * 40), np.arange(40) % 4), config=_cfg()),
+         raises=TE, match=r"data X must be array-like of numbers"),
+    Case("curvlab.siamese.train", "dtype", lambda: cs.train(_net(), (torch.ones(40, 4, dtype=torch.bool), np.arange(40) % 4), config=_cfg()),
+         raises=TE, match=r"data X must hold numbers"),
     Case("curvlab.siamese.train", "complex", lambda: cs.train(_net(), (_siamese_data()[0] * 1j, _siamese_data()[1]), config=_cfg()),
          raises=TE, match=r"data X must be real"),
     Case("curvlab.siamese.train", "nan", lambda: cs.train(_net(), (torch.full((40, 4), float("nan")), np.arange(40) % 4), config=_cfg()),

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_in_range, check_positive_int
 
 __all__ = ["ConvEncoder", "FilterEncoder", "MLPEncoder", "MiniLMEncoder", "TanhEncoder", "l2_of_weights"]
 
@@ -53,12 +53,14 @@ class TanhEncoder(nn.Module):
 class MLPEncoder(nn.Module):
     """x → Linear → act → … → Linear (no activation on the embedding).
 
-    ``hidden`` lists the hidden widths; ``activation`` is a module class (default ReLU).
+    ``hidden`` lists the hidden widths; ``activation`` is a module class (default ReLU);
+    ``dropout`` in [0, 1) is the drop rate after each hidden activation.
     """
 
     def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, *,
                  activation: type[nn.Module] = nn.ReLU, dropout: float = 0.0):
         super().__init__()
+        dropout = check_in_range(dropout, "dropout", 0.0, 1.0)
         widths = [check_positive_int(in_features, "in_features"),
                   *(check_positive_int(h, "hidden") for h in hidden),
                   check_positive_int(out_features, "out_features")]
@@ -138,6 +140,7 @@ class MiniLMEncoder(nn.Module):
 
     def __init__(self, minilm=None, *, max_length: int = 128, normalize: bool = True):
         super().__init__()
+        max_length = check_positive_int(max_length, "max_length")
         if minilm is None:
             from ..models.minilm import load_minilm
 
@@ -157,6 +160,8 @@ def l2_of_weights(module: nn.Module) -> torch.Tensor:
 
     This is the notes' L2 term ‖W‖² of (38), extended to every layer.
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     terms = [p.pow(2).sum() for name, p in module.named_parameters()
              if p.requires_grad and p.dim() >= 2 and name.endswith("weight")]
     if not terms:

@@ -49,6 +49,21 @@ def validate_pair_labels(y, name: str = "y", *, graded: bool = False) -> None:
         )
 
 
+def _check_embeddings(a: torch.Tensor, b: torch.Tensor, names: str = "e1 and e2") -> None:
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"{names} must be torch tensors (the (B, k) embeddings).")
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have one shape (B, k), one row per pair; got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}.")
+
+
+def _check_pair_count(e: torch.Tensor, y) -> None:
+    n = len(y) if hasattr(y, "__len__") else 1
+    if getattr(y, "ndim", 1) != 1 or n != e.shape[0]:
+        raise ValueError(f"y must have one entry per pair ({e.shape[0]},); got shape "
+                         f"{tuple(getattr(y, 'shape', (n,)))}.")
+
+
 def pair_distance(e1: torch.Tensor, e2: torch.Tensor, *, eps: float = 1e-12) -> torch.Tensor:
     """Euclidean distance of rows, D = ‖e₁ − e₂‖₂, (B,); differentiable at D = 0."""
     return ((e1 - e2).pow(2).sum(-1) + eps).sqrt()
@@ -57,6 +72,8 @@ def pair_distance(e1: torch.Tensor, e2: torch.Tensor, *, eps: float = 1e-12) -> 
 def contrastive_loss(e1: torch.Tensor, e2: torch.Tensor, y: torch.Tensor, *,
                      margin: float = 1.0) -> torch.Tensor:
     """Hadsell et al. (2006) contrastive loss, y = 1 similar: y·½D² + (1 − y)·½max(0, m − D)²."""
+    _check_embeddings(e1, e2)
+    _check_pair_count(e1, y)
     validate_pair_labels(y)
     margin = check_positive(margin, "margin")
     y = y.to(e1.dtype)
@@ -66,6 +83,8 @@ def contrastive_loss(e1: torch.Tensor, e2: torch.Tensor, y: torch.Tensor, *,
 
 def cosine_similarity_loss(e1: torch.Tensor, e2: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Regression of the cosine similarity on the target: (cos(e₁, e₂) − y)², y ∈ [0, 1]."""
+    _check_embeddings(e1, e2)
+    _check_pair_count(e1, y)
     validate_pair_labels(y, graded=True)
     return (F.cosine_similarity(e1, e2, dim=-1) - y.to(e1.dtype)).pow(2).mean()
 
@@ -74,6 +93,8 @@ def triplet_margin_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: 
                         margin: float = 1.0) -> torch.Tensor:
     """max(0, D(a, p) − D(a, n) + m), Euclidean D (Schroff, Kalenichenko & Philbin 2015)."""
     margin = check_positive(margin, "margin")
+    _check_embeddings(anchor, positive, "anchor and positive")
+    _check_embeddings(anchor, negative, "anchor and negative")
     return F.relu(pair_distance(anchor, positive) - pair_distance(anchor, negative) + margin).mean()
 
 
@@ -82,6 +103,7 @@ def in_batch_softmax_loss(e1: torch.Tensor, e2: torch.Tensor, *, scale: float = 
     """Cross-entropy of row i of e₁ against all rows of e₂ (target i), logits s·cos(e₁ᵢ, e₂ⱼ);
     ``symmetric``: the mean of that and the same from e₂ to e₁ (both directions, as in CLIP)."""
     scale = check_positive(scale, "scale")
+    _check_embeddings(e1, e2)
     logits = scale * F.normalize(e1, dim=-1) @ F.normalize(e2, dim=-1).T  # (B, B)
     target = torch.arange(e1.shape[0], device=e1.device)
     loss = F.cross_entropy(logits, target)
@@ -90,6 +112,7 @@ def in_batch_softmax_loss(e1: torch.Tensor, e2: torch.Tensor, *, scale: float = 
 
 def notes_pair_loss(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
     """The data term of the loss (38) differentiates: mean of h₁ᵀh₁ + h₂ᵀh₂ − h₁ᵀh₂ (no label)."""
+    _check_embeddings(h1, h2, "h1 and h2")
     return ((h1 * h1).sum(-1) + (h2 * h2).sum(-1) - (h1 * h2).sum(-1)).mean()
 
 

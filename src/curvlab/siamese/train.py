@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._validation import as_float_array, check_positive, check_positive_int
+from .._validation import as_float_array, check_positive, check_positive_int, check_real
 from .encoders import l2_of_weights
 from .evaluate import roc_auc
 from .losses import (LOSSES, contrastive_loss, cosine_similarity_loss, in_batch_softmax_loss,
@@ -120,10 +120,51 @@ def _as_labeled(data: Any, name: str) -> tuple[Any, np.ndarray] | PairSet:
         codes = check_labels(labels, f"{name} labels")
         if len(X) != len(codes):
             raise ValueError(f"{name}: X and labels must have one length; got {len(X)} and {len(codes)}.")
-        if isinstance(X, np.ndarray):
-            as_float_array(X, f"{name} X", allow_empty=False)
+        if isinstance(X, (np.ndarray, torch.Tensor)):
+            _check_inputs(X, f"{name} X")
         return X, codes
     raise TypeError(f"{name} must be (X, labels) or a PairSet; got {type(data).__name__}.")
+
+
+def _check_inputs(X: np.ndarray | torch.Tensor, name: str) -> None:
+    """Numeric, real, non-empty and finite; integer inputs (pixel counts) are fine."""
+    check_real(X, name)
+    if isinstance(X, torch.Tensor):
+        if X.dtype == torch.bool or not (X.is_floating_point() or X.dtype in _INT_DTYPES):
+            raise TypeError(f"{name} must hold numbers; got dtype {X.dtype}.")
+        if X.numel() == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(X.shape)}); pass at least one sample.")
+        if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+            where = tuple(int(k) for k in (~torch.isfinite(X)).nonzero()[0])
+            raise ValueError(f"{name} contains NaN or infinity (first at index {where}); "
+                             "remove or impute non-finite values before calling.")
+    else:
+        as_float_array(X, name, allow_empty=False)
+
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def _check_encoder_fits(net: SiameseNetwork, X: Any, name: str) -> None:
+    """One forward pass of one sample (eval mode, no grad): a width or dtype the encoder cannot
+    take is reported here, naming the data, instead of as a torch error in the first step."""
+    if not isinstance(X, (np.ndarray, torch.Tensor)) or len(X) == 0:
+        return
+    sample = _to_tensor(X[:1], net)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            net.embed(sample)
+    except (RuntimeError, IndexError) as exc:
+        features = int(np.prod(tuple(X.shape[1:]), dtype=np.int64))
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{name} X has {features} features per sample (shape {tuple(X.shape)}), which the encoder cannot "
+            f"take: {first}. Pass inputs of the width the encoder was built for (e.g. MLPEncoder(in_features=...))."
+        ) from exc
+    finally:
+        net.train(was_training)
 
 
 def _take(X: Any, idx: np.ndarray) -> Any:
@@ -231,6 +272,11 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
           val_metric: Callable[[SiameseNetwork], float] | None = None) -> History:
     """Train ``net`` in place on ``data`` and return its :class:`History`.
 
+    The network's parameters are updated in place. If anything raises during training (a
+    non-finite loss, or an error in ``augment`` / ``val_metric``), the same Parameter objects
+    get their initial values back and the network its train/eval mode before the error
+    propagates.
+
     Parameters
     ----------
     data : ``(X, labels)`` — pairs/triplets are drawn from the labels each epoch — or a
@@ -242,6 +288,25 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
     val_metric : a score of the network to maximize instead of the validation AUC (e.g.
         one-shot accuracy on held-out classes).
     """
+    if not isinstance(net, SiameseNetwork):
+        raise TypeError(f"net must be a SiameseNetwork; got {type(net).__name__}.")
+    labeled = _as_labeled(data, "data")
+    for name, d in (("data", labeled), ("val", _as_labeled(val, "val") if val is not None else None)):
+        if isinstance(d, PairSet):
+            _check_encoder_fits(net, d.x1, f"{name} x1")
+        elif d is not None:
+            _check_encoder_fits(net, d[0], name)
+    initial, was_training = copy.deepcopy(net.state_dict()), net.training
+    try:
+        return _train(net, data, val=val, config=config, augment=augment, val_metric=val_metric)
+    except BaseException:
+        net.load_state_dict(initial)  # copies into the existing Parameter objects
+        net.train(was_training)
+        raise
+
+
+def _train(net: SiameseNetwork, data: Any, *, val: Any, config: TrainConfig | None,
+           augment: Augment | None, val_metric: Callable[[SiameseNetwork], float] | None) -> History:
     if not isinstance(net, SiameseNetwork):
         raise TypeError(f"net must be a SiameseNetwork; got {type(net).__name__}.")
     cfg = config or TrainConfig()
@@ -296,7 +361,7 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
                     f"epoch {epoch}: positive and negative pairs collapsed together (mean distance "
                     f"{d_pos:.3g} vs {d_neg:.3g}, relative gap {gap:.3f} < {cfg.collapse_gap}). "
                     "The loss may lack a push on dissimilar pairs (e.g. the notes' loss), or the "
-                    "margin / learning rate is off.", CollapseWarning, stacklevel=2)
+                    "margin / learning rate is off.", CollapseWarning, stacklevel=3)
                 warned = True
         if np.isfinite(score) and score > hist.best_score + cfg.min_delta:
             hist.best_score, hist.best_epoch = score, epoch
