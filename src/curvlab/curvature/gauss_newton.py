@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, hessian, jacrev, vmap
 
 from .fisher import per_sample_grads
+from .objective import Objective
 
 __all__ = ["cross_entropy_gauss_newton", "gauss_newton_matrix", "is_plain_cross_entropy"]
 
@@ -29,6 +30,8 @@ def gauss_newton_matrix(model: nn.Module, loss_fn, X: Tensor, y: Tensor, params:
     memory stays at chunk·C·P numbers. For plain softmax cross-entropy
     :func:`cross_entropy_gauss_newton` is cheaper (no Jacobians).
     """
+    # checks params, finite data, and that (X, y) fit the model and loss (one forward pass)
+    Objective(model, loss_fn, (X, y), params=list(params))
     names, like = _names_of(model, params)
     theta = torch.cat([p.detach().reshape(-1) for p in like])                       # (P,)
 

@@ -38,6 +38,7 @@ tensor([-0.5000, 0.0000, 0.0000], dtype=torch.float64)
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Literal
 
@@ -52,15 +53,39 @@ CurvatureKind = Literal["identity", "diagonal", "full"]
 
 
 def _check_pair(w: torch.Tensor, H_inv: torch.Tensor) -> None:
+    """Shapes, real finite values, and a diagonal that a positive (semi-)definite H⁻¹ can have.
+
+    [H⁻¹]_qq < 0 is impossible for a positive definite H⁻¹; [H⁻¹]_qq = 0 is allowed only with
+    the whole row q zero (a weight already removed by a downdate). Both checks are O(P²),
+    the size of H⁻¹ itself; a full definiteness test (Cholesky, O(P³)) is left to
+    :func:`inverse_curvature`, which builds H⁻¹.
+    """
     if not isinstance(w, torch.Tensor) or not isinstance(H_inv, torch.Tensor):
         raise TypeError("w and H_inv must be torch tensors.")
+    for name, t in (("w", w), ("H_inv", H_inv)):
+        if t.is_complex() or not t.is_floating_point():
+            raise TypeError(f"{name} must be real floating point; got dtype {t.dtype} (use .double()).")
     if w.ndim != 1:
         raise ValueError(f"w must be a flat (P,) vector; got shape {tuple(w.shape)} (use w.reshape(-1)).")
     P = w.shape[0]
     if H_inv.shape != (P, P):
         raise ValueError(f"H_inv must be ({P}, {P}) to match w; got {tuple(H_inv.shape)}.")
     if not torch.isfinite(w).all():
-        raise ValueError("w contains NaN or infinity.")
+        raise ValueError("w contains NaN or infinity; pass finite weights.")
+    if not torch.isfinite(H_inv).all():
+        i, j = (int(k) for k in (~torch.isfinite(H_inv)).nonzero()[0])
+        raise ValueError(f"H_inv contains NaN or infinity (first at [{i}, {j}]); rebuild it with "
+                         "inverse_curvature and more damping.")
+    d = torch.diagonal(H_inv)
+    if bool((d < 0).any()):
+        q = int(torch.argmin(d))
+        raise ValueError(f"H_inv is not positive definite: H_inv[{q}, {q}] = {float(d[q]):.3e} < 0. Build it "
+                         "with inverse_curvature (damping > 0) or from a PSD curvature (Gauss–Newton).")
+    dead = (d == 0).nonzero().squeeze(1)
+    if dead.numel() and bool((H_inv[dead] != 0).any()):
+        q = int(dead[(H_inv[dead] != 0).any(dim=1)][0])
+        raise ValueError(f"H_inv is not positive definite: H_inv[{q}, {q}] = 0 but row {q} is not zero. "
+                         "Build it with inverse_curvature (damping > 0).")
 
 
 def inverse_curvature(kind: CurvatureKind, H: torch.Tensor | None = None, *, size: int | None = None,
@@ -120,7 +145,11 @@ def obs_saliency(w: torch.Tensor, H_inv: torch.Tensor) -> torch.Tensor:
 def obs_update(w: torch.Tensor, H_inv: torch.Tensor, q: int) -> torch.Tensor:
     """δw = −(w_q / [H⁻¹]_qq) H⁻¹ e_q (eq. (7)); (P,) tensor with δw_q = −w_q."""
     _check_pair(w, H_inv)
-    if not 0 <= int(q) < w.shape[0]:
+    try:
+        q = operator.index(q)
+    except TypeError:
+        raise TypeError(f"q must be an integer index into w; got {q!r}.") from None
+    if not 0 <= q < w.shape[0]:
         raise ValueError(f"q must index w (0 ≤ q < {w.shape[0]}); got {q}.")
     d = H_inv[q, q]
     if not d > 0:
@@ -136,7 +165,12 @@ def obs_multi_update(w: torch.Tensor, H_inv: torch.Tensor,
     per removed weight); for |Q| = 1 it is (7)–(8). Returns ``(δw, L_Q)``.
     """
     _check_pair(w, H_inv)
-    Q = torch.as_tensor(Q, dtype=torch.long).reshape(-1)                         # (k,)
+    Q_in = torch.as_tensor(Q)
+    if Q_in.numel() == 0:
+        raise ValueError("Q is empty; pass at least one index.")
+    if Q_in.is_floating_point() or Q_in.is_complex() or Q_in.dtype == torch.bool:
+        raise TypeError(f"Q must hold integer indices into w; got dtype {Q_in.dtype}.")
+    Q = Q_in.to(torch.long).reshape(-1)                                          # (k,)
     if Q.numel() == 0:
         raise ValueError("Q is empty; pass at least one index.")
     if int(Q.min()) < 0 or int(Q.max()) >= w.shape[0] or Q.unique().numel() != Q.numel():

@@ -42,6 +42,7 @@ from torch.nn.utils import prune as torch_prune
 from tqdm.auto import tqdm
 
 from .._validation import check_in_range, check_positive, check_positive_int
+from ..curvature.objective import Objective
 from .curvatures import CURVATURES, CurvatureName, block_inverse_for, curvature_matrix, inverse_for
 from .masks import apply_mask, copy_module, current_weight, restore_on_error
 from .report import LayerRecord, PruningReport, RoundRecord
@@ -391,6 +392,8 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
         if not torch.isfinite(mod.weight).all():
             raise ValueError(f"the weights of module {n!r} contain NaN or infinity; nothing to prune.")
     X = X.to(torch.float64) if X.is_floating_point() else X
+    # one forward pass: data that does not fit the model or loss_fn is named here, not as a torch error
+    Objective(work, loss_fn, (X, y), params=[work.get_submodule(names[0]).weight])
     layout = _Layout(work, names, compensate_bias, nm)
     keep = layout.initial_keep(prior)                                                # (P,) bool
     if blocks is not None:

@@ -42,9 +42,16 @@ def prune_layerwise_obs(model: nn.Sequential, sparsity: float, X: torch.Tensor, 
         raise TypeError("model must be an nn.Sequential (layers applied in order).")
     if not any(isinstance(m, nn.Linear) for m in model):
         raise ValueError("the model has nothing to prune (no nn.Linear layer).")
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty (N, d_in) tensor of calibration inputs; got "
+                         f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}.")
     if not torch.isfinite(X).all():
         raise ValueError("the calibration data X contains NaN or infinity.")
     dtype = next(model.parameters()).dtype
+    first = model[0]
+    if isinstance(first, nn.Linear) and X.shape[1] != first.in_features:
+        raise ValueError(f"X has {X.shape[1]} columns but the model's first layer takes {first.in_features} "
+                         "inputs; pass calibration inputs of the model's input width.")
     with restore_on_error(model):
         h = X.to(torch.float64)
         for layer in model:

@@ -36,6 +36,8 @@ def copy_module(module: nn.Module) -> nn.Module:
     ``weight_orig * weight_mask``, a non-leaf tensor, which ``deepcopy`` refuses. Such
     derived tensors are copied detached (the pre-hook recomputes them at the next forward).
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     memo: dict[int, object] = {}
     for m in module.modules():
         for value in vars(m).values():
@@ -46,7 +48,18 @@ def copy_module(module: nn.Module) -> nn.Module:
 
 def current_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
     """The effective dense weight (``orig * mask`` when already pruned), detached."""
-    return getattr(module, name).detach()
+    return _weight_of(module, name).detach()
+
+
+def _weight_of(module: nn.Module, name: str) -> torch.Tensor:
+    """``module.<name>`` as a tensor, or a ``ValueError`` / ``TypeError`` saying what is wrong."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
+    param = getattr(module, name, None)
+    if not isinstance(param, torch.Tensor):
+        raise ValueError(f"module {type(module).__name__} has no parameter {name!r} to prune; pass a "
+                         "layer with weights (nn.Linear, nn.Conv2d, ...) or the right name=.")
+    return param
 
 
 @torch.no_grad()
@@ -61,9 +74,16 @@ def apply_mask(module: nn.Module, mask: torch.Tensor, new_weight: torch.Tensor |
         ``<name>_orig``. Pruned positions are set to 0 there as well, so that ``remove``
         and ``orig * mask`` agree. When omitted the kept weights are left as they are.
     """
-    param = getattr(module, name)
+    param = _weight_of(module, name)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor shaped like {name} {tuple(param.shape)}; "
+                        f"got {type(mask).__name__}.")
+    if new_weight is not None and not isinstance(new_weight, torch.Tensor):
+        raise TypeError(f"new_weight must be a torch.Tensor; got {type(new_weight).__name__}.")
     if mask.shape != param.shape:
         raise ValueError(f"mask must have the shape of {name} {tuple(param.shape)}; got {tuple(mask.shape)}.")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("mask must hold only 0 and 1 (or False / True): 1 keeps a weight, 0 prunes it.")
     mask = mask.to(device=param.device, dtype=param.dtype)
     if new_weight is not None:
         if new_weight.shape != param.shape:
