@@ -46,6 +46,11 @@ class SpectralDensity:
     num_matvecs: int
     dim: int
 
+    def __repr__(self) -> str:
+        n_v, m = self.nodes.shape
+        return (f"SpectralDensity(P={self.dim}, vectors={n_v}, steps={m}, nodes in "
+                f"[{float(self.nodes.min()):.4g}, {float(self.nodes.max()):.4g}], num_matvecs={self.num_matvecs})")
+
     def expectation(self, f) -> float:
         """(1/P) tr f(H) ≈ (1/n_v) Σ_l Σ_j τ_j f(θ_j), e.g. ``f=np.exp``."""
         return float(np.mean(np.sum(self.weights * f(self.nodes), axis=1)))

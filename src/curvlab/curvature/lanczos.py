@@ -101,6 +101,12 @@ class LanczosResult:
     def lam_max(self) -> float:
         return float(self.eigenvalues[0])
 
+    def __repr__(self) -> str:
+        lam = ", ".join(f"{float(x):.6g}" for x in self.eigenvalues[:5])
+        more = f", … ({self.eigenvalues.numel()} in all)" if self.eigenvalues.numel() > 5 else ""
+        return (f"LanczosResult(eigenvalues=[{lam}{more}], max error={float(np.max(self.errors)):.2e}, "
+                f"P={self.eigenvectors.shape[0]}, num_matvecs={self.num_matvecs}, converged={self.converged})")
+
 
 def _start_vector(op: LinearOperator, v0: Tensor | None, seed: int | torch.Generator | None) -> Tensor:
     if v0 is not None:

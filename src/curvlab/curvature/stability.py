@@ -119,6 +119,11 @@ class SharpnessTracker:
     errors: list[float] = field(default_factory=list)
     matvecs: list[int] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        last = (f", last λ_max={self.sharpness[-1]:.6g} at step {self.steps[-1]}" if self.sharpness else "")
+        return (f"SharpnessTracker(every={self.every}, tol={self.tol:g}, measurements={len(self.sharpness)}"
+                f"{last})")
+
     def __post_init__(self):
         self.every = check_positive_int(self.every, "every")
         self.tol = check_positive(self.tol, "tol")

@@ -49,6 +49,10 @@ class TraceEstimate:
     num_matvecs: int
     samples: Tensor
 
+    def __repr__(self) -> str:
+        return (f"TraceEstimate(trace={self.trace:.6g} ± {self.std_error:.2g}, num_matvecs={self.num_matvecs}, "
+                f"samples={self.samples.numel()})")
+
 
 def _rademacher(n: int, dim: int, gen: torch.Generator, op: LinearOperator) -> Tensor:
     Z = torch.randint(0, 2, (n, dim), generator=gen).to(dtype=op.dtype, device=op.device)

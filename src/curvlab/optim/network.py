@@ -51,7 +51,7 @@ SOLVERS = ("auto", "dense", "cg")
 DENSE_LIMIT = 2_000  # above this many parameters, "auto" uses Newton–CG
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class NetworkTrajectory(Trajectory):
     """A :class:`~curvlab.optim.trajectory.Trajectory` of a network, plus curvature records.
 
@@ -65,6 +65,12 @@ class NetworkTrajectory(Trajectory):
     num_matvecs: int = 0
     sharpness_steps: tuple[int, ...] = field(default=())
     sharpness: tuple[float, ...] = field(default=())
+
+    def _repr_extra(self) -> str:
+        extra = f", num_matvecs={self.num_matvecs}" if self.num_matvecs else ""
+        if self.sharpness:
+            extra += f", sharpness measured {len(self.sharpness)}× (last {self.sharpness[-1]:.6g})"
+        return extra
 
 
 def _set_theta(obj: Objective, theta: Tensor) -> None:

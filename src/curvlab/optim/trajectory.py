@@ -30,6 +30,14 @@ class Trajectory:
     losses: np.ndarray
     diverged: bool = False
 
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(method={self.method!r}, step_size={self.step_size:g}, steps={self.steps}, "
+                f"d={self.iterates.shape[1]}, loss {self.losses[0]:.6g} → {self.losses[-1]:.6g}, "
+                f"diverged={self.diverged}{self._repr_extra()})")
+
+    def _repr_extra(self) -> str:
+        return ""
+
     @property
     def steps(self) -> int:
         """Number of steps taken (rows − 1)."""

@@ -90,6 +90,10 @@ class ObsResult:
         """Σ of the step costs: the quadratic model's loss increase."""
         return float(self.step_cost.sum())
 
+    def __repr__(self) -> str:
+        return (f"ObsResult(P={self.w.numel()}, removed={self.order.numel()}, steps={self.step_cost.numel()}, "
+                f"predicted_increase={self.predicted_increase:.4g}, snapshots={sorted(self.snapshots)})")
+
 
 def global_obs(w: torch.Tensor, H_inv: torch.Tensor, n_prune: int, *,
                candidates: torch.Tensor | None = None, quotas: Sequence[QuotaGroups] = (),

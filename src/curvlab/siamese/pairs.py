@@ -215,6 +215,12 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __repr__(self) -> str:
+        kind = type(self.x1).__name__
+        shape = tuple(self.x1.shape[1:]) if hasattr(self.x1, "shape") else ()
+        return (f"PairSet(pairs={len(self)}, similar={int(np.sum(self.y >= 0.5))}, x1/x2: {kind}"
+                f"{f' of rows {shape}' if shape else ''}, graded={self.graded})")
+
     def take(self, idx: np.ndarray) -> tuple[Any, Any, np.ndarray]:
         """The pairs at positions ``idx``."""
         return _take(self.x1, idx), _take(self.x2, idx), self.y[idx]

@@ -111,6 +111,12 @@ class History:
     def column(self, key: str) -> np.ndarray:
         return np.array([e[key] for e in self.epochs])
 
+    def __repr__(self) -> str:
+        last = self.epochs[-1] if self.epochs else None
+        tail = (f", last loss={last['loss']:.4g}, last val_score={last['val_score']:.4g}" if last else "")
+        return (f"History(epochs={len(self.epochs)}, best_epoch={self.best_epoch}, best_score={self.best_score:.4g}"
+                f"{tail}, stopped_early={self.stopped_early}, collapsed={self.collapsed})")
+
 
 def _as_labeled(data: Any, name: str) -> tuple[Any, np.ndarray] | PairSet:
     if isinstance(data, PairSet):
