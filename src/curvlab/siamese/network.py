@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validation import check_real
+from ..curvature.objective import _raised_by_torch
 from .evaluate import fit_threshold
 from .losses import validate_pair_labels
 
@@ -58,8 +60,18 @@ class SiameseNetwork(nn.Module):
         return self.embed(x1), self.embed(x2)
 
     def embed(self, x: Any) -> torch.Tensor:
-        """f(x), checked to be 2-D and finite."""
-        e = self.encoder(self._as_input(x))
+        """f(x), checked to be 2-D; ``x`` checked to be real and finite, and an ``x`` the
+        encoder cannot take (a wrong width or dtype) reported as a ``ValueError``."""
+        x = self._as_input(x)
+        try:
+            e = self.encoder(x)
+        except (RuntimeError, IndexError) as exc:
+            if not _raised_by_torch(exc):
+                raise
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"the encoder cannot take x of shape {shape}: {first}. Pass inputs of the width "
+                             "and dtype the encoder was built for.") from exc
         if not isinstance(e, torch.Tensor) or e.dim() != 2:
             shape = tuple(e.shape) if isinstance(e, torch.Tensor) else type(e).__name__
             raise ValueError(f"encoder must return a 2-D (batch, features) tensor; got {shape}. "
@@ -79,10 +91,15 @@ class SiameseNetwork(nn.Module):
         return torch.cat(out)
 
     def _as_input(self, x: Any) -> Any:
-        if isinstance(x, np.ndarray):
-            p = next(self.encoder.parameters(), None)
-            dtype = p.dtype if p is not None else torch.float32
-            return torch.as_tensor(x, dtype=dtype)
+        if isinstance(x, (np.ndarray, torch.Tensor)):
+            check_real(x, "x")
+            if isinstance(x, np.ndarray):
+                if x.dtype == object or x.dtype.kind in "USV":
+                    raise TypeError(f"x must hold numbers; got an array of dtype {x.dtype}.")
+                p = next(self.encoder.parameters(), None)
+                x = torch.as_tensor(x, dtype=p.dtype if p is not None else torch.float32)
+            if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+                raise ValueError("x contains NaN or infinity; remove or impute non-finite inputs.")
         return x
 
     # ------------------------------------------------------------------ distances

@@ -161,12 +161,12 @@ def _check_encoder_fits(net: SiameseNetwork, X: Any, name: str) -> None:
     net.eval()
     try:
         with torch.no_grad():
-            net.embed(sample)
+            net.encoder(net._as_input(sample))
     except (RuntimeError, IndexError) as exc:
         features = int(np.prod(tuple(X.shape[1:]), dtype=np.int64))
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(
-            f"{name} X has {features} features per sample (shape {tuple(X.shape)}), which the encoder cannot "
+            f"{name} has {features} features per sample (shape {tuple(X.shape)}), which the encoder cannot "
             f"take: {first}. Pass inputs of the width the encoder was built for (e.g. MLPEncoder(in_features=...))."
         ) from exc
     finally:
@@ -300,8 +300,9 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
     for name, d in (("data", labeled), ("val", _as_labeled(val, "val") if val is not None else None)):
         if isinstance(d, PairSet):
             _check_encoder_fits(net, d.x1, f"{name} x1")
+            _check_encoder_fits(net, d.x2, f"{name} x2")
         elif d is not None:
-            _check_encoder_fits(net, d[0], name)
+            _check_encoder_fits(net, d[0], f"{name} X")
     initial, was_training = copy.deepcopy(net.state_dict()), net.training
     try:
         return _train(net, data, val=val, config=config, augment=augment, val_metric=val_metric)
