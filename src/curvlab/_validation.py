@@ -115,7 +115,10 @@ def check_real(x, name: str) -> None:
         return
     dtype = getattr(x, "dtype", None)
     if dtype is None:
-        dtype = np.asarray(x).dtype
+        try:
+            dtype = np.asarray(x).dtype
+        except (TypeError, ValueError):
+            return  # not array-like: the conversion that follows reports it
     if isinstance(getattr(dtype, "is_complex", None), bool):   # a torch.dtype
         complex_ = dtype.is_complex
     else:

@@ -23,7 +23,7 @@ import torch
 
 from .._validation import as_float_array, check_positive, check_positive_int
 from .lanczos import lanczos_tridiagonal
-from .operator import as_operator
+from .operator import as_operator, torch_generator
 
 __all__ = ["SpectralDensity", "slq_density"]
 
@@ -79,7 +79,7 @@ def slq_density(A, num_steps: int = 80, num_vectors: int = 10, *,
     op = as_operator(A)
     m = min(check_positive_int(num_steps, "num_steps"), op.dim)
     n_v = check_positive_int(num_vectors, "num_vectors")
-    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed or 0))
+    gen = torch_generator(seed)
     start = op.num_matvecs
     nodes = np.zeros((n_v, m))
     weights = np.zeros((n_v, m))

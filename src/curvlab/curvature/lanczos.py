@@ -61,7 +61,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_positive, check_positive_int
-from .operator import LinearOperator, as_operator, check_symmetric_operator
+from .operator import LinearOperator, as_operator, check_symmetric_operator, torch_generator
 
 __all__ = ["LanczosResult", "lanczos", "lanczos_tridiagonal"]
 
@@ -122,7 +122,7 @@ def _start_vector(op: LinearOperator, v0: Tensor | None, seed: int | torch.Gener
             raise ValueError("v0 contains NaN or infinity; pass a finite start vector (or None for a random one).")
         v = v0.to(device=op.device, dtype=op.dtype).clone()
     else:
-        gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed or 0))
+        gen = torch_generator(seed)
         v = torch.randn(op.dim, generator=gen, dtype=op.dtype).to(op.device)
     norm = torch.linalg.vector_norm(v)
     if not torch.isfinite(norm) or norm == 0:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["LinearOperator", "MatrixOperator", "as_operator", "check_symmetric_operator"]
+__all__ = ["LinearOperator", "MatrixOperator", "as_operator", "check_symmetric_operator",
+           "torch_generator"]
 
 
 @runtime_checkable
@@ -61,6 +62,17 @@ class MatrixOperator:
     def matvec(self, v: Tensor) -> Tensor:
         self.num_matvecs += 1
         return self.A @ v
+
+
+def torch_generator(seed) -> torch.Generator:
+    """``seed`` (an int, None for 0, or a ``torch.Generator``) as a ``torch.Generator``."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    if seed is None:
+        seed = 0
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, None or a torch.Generator; got {seed!r}.")
+    return torch.Generator().manual_seed(int(seed))
 
 
 def check_symmetric_operator(op: LinearOperator, seed: int = 12345) -> None:

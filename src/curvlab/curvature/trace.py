@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_positive_int
-from .operator import LinearOperator, as_operator
+from .operator import LinearOperator, as_operator, torch_generator
 
 __all__ = ["TraceEstimate", "hutchinson", "hutchpp"]
 
@@ -60,7 +60,7 @@ def _rademacher(n: int, dim: int, gen: torch.Generator, op: LinearOperator) -> T
 
 
 def _generator(seed: int | torch.Generator | None) -> torch.Generator:
-    return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed or 0))
+    return torch_generator(seed)
 
 
 def hutchinson(A, num_matvecs: int = 100, *, seed: int | torch.Generator | None = 0) -> TraceEstimate:

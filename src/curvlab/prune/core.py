@@ -44,7 +44,7 @@ from typing import Literal
 
 import torch
 
-from .._validation import check_positive, check_positive_int
+from .._validation import check_positive, check_positive_int, check_real
 from ..curvature.inverse import damped_inverse
 
 __all__ = ["CurvatureKind", "inverse_curvature", "obs_multi_update", "obs_saliency", "obs_update"]
@@ -114,6 +114,7 @@ def inverse_curvature(kind: CurvatureKind, H: torch.Tensor | None = None, *, siz
         return torch.eye(size, dtype=dtype) / (1.0 + damping)
     if H is None:
         raise ValueError(f"inverse_curvature({kind!r}) needs H.")
+    check_real(H, "H")
     if not isinstance(H, torch.Tensor):
         H = torch.as_tensor(H, dtype=dtype)
     if not torch.isfinite(H).all():
@@ -146,6 +147,8 @@ def obs_update(w: torch.Tensor, H_inv: torch.Tensor, q: int) -> torch.Tensor:
     """δw = −(w_q / [H⁻¹]_qq) H⁻¹ e_q (eq. (7)); (P,) tensor with δw_q = −w_q."""
     _check_pair(w, H_inv)
     try:
+        if isinstance(q, bool):
+            raise TypeError
         q = operator.index(q)
     except TypeError:
         raise TypeError(f"q must be an integer index into w; got {q!r}.") from None

@@ -59,6 +59,12 @@ def shift_augment(x: torch.Tensor, generator: torch.Generator, *, side: int = 8,
     check_positive_int(max_shift, "max_shift", minimum=0)
     check_positive(noise, "noise", strict=False)
     check_positive(scale, "scale", strict=False)
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x[0].numel() != side * side:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a batch of side × side = {side * side} pixel images (B, {side * side}); "
+                         f"got {shape}. Pass side= to match the images.")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}.")
     return random_shift(x, generator, side=side, max_shift=max_shift, noise=noise, scale=scale)
 
 

@@ -61,6 +61,10 @@ class MLPEncoder(nn.Module):
                  activation: type[nn.Module] = nn.ReLU, dropout: float = 0.0):
         super().__init__()
         dropout = check_in_range(dropout, "dropout", 0.0, 1.0)
+        if not isinstance(hidden, Sequence):
+            raise TypeError(f"hidden must be a sequence of widths, e.g. (128,); got {hidden!r}.")
+        if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
+            raise TypeError(f"activation must be a torch.nn.Module class, e.g. nn.ReLU; got {activation!r}.")
         widths = [check_positive_int(in_features, "in_features"),
                   *(check_positive_int(h, "hidden") for h in hidden),
                   check_positive_int(out_features, "out_features")]

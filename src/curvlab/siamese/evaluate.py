@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import as_float_array, check_positive_int, check_real
 from .losses import validate_pair_labels
 from .pairs import as_generator, check_labels
 
@@ -33,6 +33,7 @@ __all__ = ["VerificationReport", "average_precision", "distances_to", "fit_thres
 
 
 def _scores_labels(scores, y) -> tuple[np.ndarray, np.ndarray]:
+    check_real(scores, "scores")
     scores = as_float_array(scores, "scores", ndim=1)
     y = np.asarray(y, dtype=float)
     if y.shape != scores.shape:

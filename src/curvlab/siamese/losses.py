@@ -52,7 +52,7 @@ def validate_pair_labels(y, name: str = "y", *, graded: bool = False) -> None:
 def _check_embeddings(a: torch.Tensor, b: torch.Tensor, names: str = "e1 and e2") -> None:
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         raise TypeError(f"{names} must be torch tensors (the (B, k) embeddings).")
-    if a.shape != b.shape:
+    if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"{names} must have one shape (B, k), one row per pair; got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}.")
 
@@ -75,6 +75,7 @@ def contrastive_loss(e1: torch.Tensor, e2: torch.Tensor, y: torch.Tensor, *,
     _check_embeddings(e1, e2)
     _check_pair_count(e1, y)
     validate_pair_labels(y)
+    y = torch.as_tensor(y)
     margin = check_positive(margin, "margin")
     y = y.to(e1.dtype)
     D = pair_distance(e1, e2)
@@ -86,6 +87,7 @@ def cosine_similarity_loss(e1: torch.Tensor, e2: torch.Tensor, y: torch.Tensor) 
     _check_embeddings(e1, e2)
     _check_pair_count(e1, y)
     validate_pair_labels(y, graded=True)
+    y = torch.as_tensor(y)
     return (F.cosine_similarity(e1, e2, dim=-1) - y.to(e1.dtype)).pow(2).mean()
 
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import as_float_array, check_positive
+from .._validation import as_float_array, check_positive, check_real
 
 __all__ = ["NotesGradients", "notes_forward", "notes_gd_step", "notes_gradients", "notes_loss",
            "per_pair_gradients"]
@@ -71,6 +71,8 @@ class NotesGradients:
 
 
 def _check_params(W, b, X1, X2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    for name, arr in (("W", W), ("b", b), ("X1", X1), ("X2", X2)):
+        check_real(arr, name)
     W = as_float_array(W, "W", ndim=2)
     b = as_float_array(b, "b", ndim=1)
     X1 = as_float_array(X1, "X1", ndim=(1, 2))

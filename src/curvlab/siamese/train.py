@@ -296,6 +296,8 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
     """
     if not isinstance(net, SiameseNetwork):
         raise TypeError(f"net must be a SiameseNetwork; got {type(net).__name__}.")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (e.g. TrainConfig(epochs=10)); got {type(config).__name__}.")
     labeled = _as_labeled(data, "data")
     for name, d in (("data", labeled), ("val", _as_labeled(val, "val") if val is not None else None)):
         if isinstance(d, PairSet):
