@@ -16,6 +16,10 @@ import torch
 from torch import nn
 
 from curvlab import curvature as cv
+from curvlab.curvature import gauss_newton as cgn
+from curvlab.curvature import inverse as cinv
+from curvlab.curvature import layer_hessian as clh
+from curvlab.curvature import output_sensitivity as cos_
 from curvlab import data as cd
 from curvlab import optim as co
 from curvlab import prune as cp
@@ -532,6 +536,57 @@ CASES: list[Case] = [
     Case("curvlab.prune.inverse_curvature", "complex", lambda: cp.inverse_curvature("full", torch.eye(2, dtype=torch.complex128)),
          raises=TE, match=r"H must be real"),
     Case("curvlab.prune.obs_update", "dtype", lambda: cp.obs_update(_w(), _pd(), True), raises=TE, match=r"q must be an integer"),
+    # ------------------------------------------------------------------ curvature submodules (imported by full path)
+    Case("curvlab.curvature.inverse.damped_inverse", "not_spd", lambda: cinv.damped_inverse(torch.diag(torch.tensor([1.0, -2.0]))),
+         match=r"not positive definite.*damping > 2"),
+    Case("curvlab.curvature.inverse.damped_inverse", "complex", lambda: cinv.damped_inverse(torch.eye(2, dtype=torch.complex128)),
+         raises=TE, match=r"H must be real"),
+    Case("curvlab.curvature.inverse.damped_inverse", "not_spd", lambda: cinv.damped_inverse(_nonsym()), match=r"H must be symmetric"),
+    Case("curvlab.curvature.inverse.woodbury_fisher_inverse", "range", lambda: cinv.woodbury_fisher_inverse(torch.ones(3, 2), 0.0),
+         match=r"damping must be finite and > 0"),
+    Case("curvlab.curvature.inverse.woodbury_fisher_inverse", "nan", lambda: cinv.woodbury_fisher_inverse(_with_nan(torch.ones(3, 2)), 1.0),
+         match=r"G contains NaN"),
+    Case("curvlab.curvature.inverse.obs_downdate", "range", lambda: cinv.obs_downdate(_pd(), 1.5), raises=TE,
+         match=r"q must hold integer"),
+    Case("curvlab.curvature.inverse.obs_downdate", "range", lambda: cinv.obs_downdate(_pd(), 7), match=r"q must index rows"),
+    Case("curvlab.curvature.inverse.block_diagonal_inverse", "empty", lambda: cinv.block_diagonal_inverse([]), match=r"blocks is empty"),
+    Case("curvlab.curvature.inverse.block_diagonal_inverse", "not_spd",
+         lambda: cinv.block_diagonal_inverse([torch.eye(2), -torch.eye(2)]), match=r"block 1: H \+ damping"),
+    Case("curvlab.curvature.layer_hessian.LayerHessian", "dtype", lambda: clh.LayerHessian(nn.ReLU()), raises=TE,
+         match=r"support nn.Linear"),
+    Case("curvlab.curvature.layer_hessian.LayerHessian.add_batch", "shape", lambda: clh.LayerHessian(nn.Linear(3, 2)).add_batch(torch.ones(4, 5)),
+         match=r"x has 5 features.*takes 3"),
+    Case("curvlab.curvature.layer_hessian.LayerHessian.add_batch", "nan",
+         lambda: clh.LayerHessian(nn.Linear(3, 2)).add_batch(torch.full((4, 3), float("nan"))), match=r"NaN"),
+    Case("curvlab.curvature.layer_hessian.HessianCollector", "empty", lambda: clh.HessianCollector({}), match=r"modules is empty"),
+    Case("curvlab.curvature.layer_hessian.damp", "range", lambda: clh.damp(torch.eye(2), -1.0), match=r"damping must be finite and >= 0"),
+    Case("curvlab.curvature.layer_hessian.damp", "shape", lambda: clh.damp(torch.ones(2, 3)), match=r"H must be a square"),
+    Case("curvlab.curvature.layer_hessian.is_prunable", "dtype", lambda: clh.is_prunable("linear"), raises=None,
+         check=lambda r: r is False),
+    Case("curvlab.curvature.layer_hessian.layer_inputs", "dtype", lambda: clh.layer_inputs(nn.Tanh(), torch.ones(2, 2)), raises=TE,
+         match=r"support nn.Linear"),
+    Case("curvlab.curvature.layer_hessian.layer_inputs", "shape", lambda: clh.layer_inputs(nn.Linear(3, 2), torch.ones(2, 4)),
+         match=r"x has 4 features.*takes 3"),
+    Case("curvlab.curvature.layer_hessian.weight_matrix", "dtype", lambda: clh.weight_matrix(nn.ReLU()), raises=TE, match=r"support nn.Linear"),
+    Case("curvlab.curvature.layer_hessian.set_weight_matrix", "shape", lambda: clh.set_weight_matrix(nn.Linear(3, 2), torch.ones(3, 3)),
+         match=r"W must have shape \(2, 3\)"),
+    Case("curvlab.curvature.output_sensitivity.output_sensitivities", "empty",
+         lambda: cos_.output_sensitivities(_lin(), {"": _lin()}, []), match=r"calls is empty"),
+    Case("curvlab.curvature.output_sensitivity.output_sensitivities", "range",
+         lambda: (lambda m: cos_.output_sensitivities(m, {"0": m[0]}, [((X20,), {})], probes=0))(_mlp()), match=r"probes must be"),
+    Case("curvlab.curvature.output_sensitivity.output_sensitivities", "shape",
+         lambda: (lambda m: cos_.output_sensitivities(m, {"0": m[0]}, [((X20[:, :2],), {})]))(_mlp()),
+         match=r"failed on calls\[0\] .*\(20, 2\)"),
+    Case("curvlab.curvature.output_sensitivity.model_output", "dtype", lambda: cos_.model_output("text"), raises=TE,
+         match=r"cannot find the output tensor"),
+    Case("curvlab.curvature.gauss_newton.gauss_newton_matrix", "nan",
+         lambda: (lambda m: cgn.gauss_newton_matrix(m, nn.MSELoss(), _with_nan(X20), Y20, list(m.parameters())))(_lin()),
+         match=r"data.*NaN"),
+    Case("curvlab.curvature.gauss_newton.cross_entropy_gauss_newton", "shape",
+         lambda: (lambda m: cgn.cross_entropy_gauss_newton(m, nn.CrossEntropyLoss(), X20[:, :2], list(m.parameters())))(_mlp()),
+         match=r"X.*shape \(20, 2\).*model"),
+    Case("curvlab.curvature.gauss_newton.is_plain_cross_entropy", "dtype", lambda: cgn.is_plain_cross_entropy("ce"),
+         raises=None, check=lambda r: r is False),
     # ------------------------------------------------------------------ data
     Case("curvlab.data.split_pairs", "range", lambda: cd.split_pairs(2), match=r"n must be >= 3"),
     Case("curvlab.data.split_pairs", "range", lambda: cd.split_pairs(10, test_fraction=1.5), match=r"test_fraction must lie in"),

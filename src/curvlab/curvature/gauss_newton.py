@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, hessian, jacrev, vmap
 
 from .fisher import per_sample_grads
-from .objective import Objective
+from .objective import Objective, explain_model_errors
 
 __all__ = ["cross_entropy_gauss_newton", "gauss_newton_matrix", "is_plain_cross_entropy"]
 
@@ -76,7 +76,7 @@ def cross_entropy_gauss_newton(model: nn.Module, loss_fn, X: Tensor, params: Seq
     C per-sample-gradient passes (cheap) and, for the full matrix, C products of (P, N) by
     (N, P). The diagonal alone (OBD) costs only the C passes.
     """
-    with torch.no_grad():
+    with torch.no_grad(), explain_model_errors("model(X)", f"X of shape {tuple(X.shape)} and dtype {X.dtype}"):
         logits = model(X)
     prob = torch.softmax(logits.to(torch.float64), dim=1)                              # (N, C)
     N, C = prob.shape

@@ -60,9 +60,13 @@ __all__ = [
 def _as_matrix(H, name: str) -> torch.Tensor:
     """``H`` as a finite, square, floating torch matrix, or a ``ValueError``/``TypeError``."""
     if isinstance(H, np.ndarray):
+        if np.iscomplexobj(H):
+            raise TypeError(f"{name} must be real; got dtype {H.dtype}.")
         H = torch.from_numpy(np.asarray(H, dtype=np.float64))
     if not isinstance(H, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(H).__name__}.")
+    if H.is_complex():
+        raise TypeError(f"{name} must be real; got dtype {H.dtype}.")
     if not H.is_floating_point():
         H = H.to(torch.float64)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
@@ -161,7 +165,10 @@ def obs_downdate(H_inv: torch.Tensor, q: int | Sequence[int] | torch.Tensor) -> 
     Returns a new (P, P) tensor whose rows and columns ``q`` are zero.
     """
     H_inv = _as_matrix(H_inv, "H_inv")
-    Q = torch.as_tensor(q, dtype=torch.long).reshape(-1)                         # (k,)
+    Q = torch.as_tensor(q)
+    if Q.numel() and (Q.is_floating_point() or Q.is_complex() or Q.dtype == torch.bool):
+        raise TypeError(f"q must hold integer indices into H_inv; got dtype {Q.dtype}.")
+    Q = Q.to(torch.long).reshape(-1)                                             # (k,)
     P = H_inv.shape[0]
     if Q.numel() == 0 or int(Q.min()) < 0 or int(Q.max()) >= P:
         raise ValueError(f"q must index rows of the {P} × {P} H_inv; got {Q.tolist()}.")

@@ -82,6 +82,7 @@ def _check_prunable(module: nn.Module) -> None:
 def weight_matrix(module: nn.Module) -> Tensor:
     """The layer's effective weight as an (R, d) matrix: rows = outputs, columns = the inputs of
     :func:`layer_inputs` (a Conv2d weight is flattened, a Conv1D weight transposed). Detached."""
+    _check_prunable(module)
     W = module.weight.detach()
     if _is_hf_conv1d(module):
         return W.t()                       # (in, out) -> (out, in)
@@ -91,6 +92,10 @@ def weight_matrix(module: nn.Module) -> Tensor:
 def set_weight_matrix(module: nn.Module, W: Tensor) -> Tensor:
     """Reshape an (R, d) matrix back into the layer's weight layout (the inverse of
     :func:`weight_matrix`)."""
+    expected = tuple(weight_matrix(module).shape)
+    if not isinstance(W, Tensor) or tuple(W.shape) != expected:
+        got = tuple(W.shape) if isinstance(W, Tensor) else type(W).__name__
+        raise ValueError(f"W must have shape {expected} (the layer's weight_matrix); got {got}.")
     shape = module.weight.shape
     if _is_hf_conv1d(module):
         return W.t().contiguous()
@@ -105,6 +110,14 @@ def layer_inputs(module: nn.Module, x: Tensor) -> Tensor:
     in the order of ``weight.flatten(1)``, (B·L, C·kh·kw).
     """
     _check_prunable(module)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor (the layer's input); got {type(x).__name__}.")
+    d_in = module.in_channels if isinstance(module, nn.Conv2d) else weight_matrix(module).shape[1]
+    got = x.shape[-3] if isinstance(module, nn.Conv2d) and x.dim() >= 3 else x.shape[-1] if x.dim() else 0
+    if got != d_in:
+        what = "channels" if isinstance(module, nn.Conv2d) else "features"
+        raise ValueError(f"x has {got} {what} (shape {tuple(x.shape)}) but the layer takes {d_in}; pass the "
+                         "inputs this layer receives in the model.")
     if isinstance(module, nn.Conv2d):
         if x.dim() == 3:
             x = x.unsqueeze(0)
@@ -217,6 +230,9 @@ def damp(H: Tensor, damping: float = 0.01) -> tuple[Tensor, Tensor]:
     """
     if not (0.0 <= damping < float("inf")):
         raise ValueError(f"damping must be finite and >= 0; got {damping!r}.")
+    if not isinstance(H, Tensor) or H.ndim != 2 or H.shape[0] != H.shape[1]:
+        got = tuple(H.shape) if isinstance(H, Tensor) else type(H).__name__
+        raise ValueError(f"H must be a square (d, d) tensor; got {got}.")
     if not torch.isfinite(H).all():
         raise ValueError("H contains NaN or infinity; the calibration data must be finite.")
     H = H.clone()

@@ -199,6 +199,20 @@ class Objective:
 _TORCH_DIR = os.path.dirname(torch.__file__)
 
 
+@contextlib.contextmanager
+def explain_model_errors(what: str, inputs: str):
+    """Turn a torch error of a model call into a ``ValueError`` that names the inputs (the
+    caller's own ``raise`` propagates unchanged; see :func:`_raised_by_torch`)."""
+    try:
+        yield
+    except (RuntimeError, IndexError) as exc:
+        if not _raised_by_torch(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{what} failed on {inputs}: {first}. Pass inputs of the shape and dtype the "
+                         "model expects.") from exc
+
+
 def _raised_by_torch(exc: BaseException) -> bool:
     """Whether torch raised ``exc``: the innermost frame of its traceback is torch's own code,
     or a line of the caller's code that is not a ``raise`` statement (an operation such as

@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .objective import explain_model_errors
+
 from .layer_hessian import weight_matrix
 
 __all__ = ["model_output", "output_sensitivities"]
@@ -98,10 +100,12 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
             p.requires_grad_(True)
         model.eval()
         with torch.enable_grad():
-            for args, kwargs in calls:
+            for i, (args, kwargs) in enumerate(calls):
                 for _ in range(probes):
                     outputs.clear()
-                    f = model_output(model(*args, **kwargs))
+                    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+                    with explain_model_errors("the model", f"calls[{i}] (tensor arguments of shapes {shapes})"):
+                        f = model_output(model(*args, **kwargs))
                     if not outputs:
                         continue
                     v = torch.randn(f.shape, generator=generator, dtype=f.dtype).to(f.device)
