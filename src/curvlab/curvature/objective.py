@@ -15,7 +15,7 @@ train mode makes L random; put the model in ``eval()`` for a deterministic Hessi
 from __future__ import annotations
 
 import contextlib
-import linecache
+import dis
 import os
 import warnings
 from collections.abc import Callable, Iterable
@@ -215,15 +215,20 @@ def explain_model_errors(what: str, inputs: str):
 
 def _raised_by_torch(exc: BaseException) -> bool:
     """Whether torch raised ``exc``: the innermost frame of its traceback is torch's own code,
-    or a line of the caller's code that is not a ``raise`` statement (an operation such as
-    ``x @ W`` that failed inside torch's C++ kernels). An explicit ``raise`` in the caller's
-    code is the caller's own error."""
+    or an instruction of the caller's code other than ``raise`` (an operation such as ``x @ W``
+    that failed inside torch's C++ kernels). An explicit ``raise`` in the caller's code is the
+    caller's own error."""
     tb = exc.__traceback__
     if tb is None:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
-    filename = tb.tb_frame.f_code.co_filename
-    if os.path.abspath(filename).startswith(_TORCH_DIR):
+    code = tb.tb_frame.f_code
+    if os.path.abspath(code.co_filename).startswith(_TORCH_DIR):
         return True
-    return not linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
+    # the instruction that raised: an explicit ``raise`` (RAISE_VARARGS) or a call into torch
+    op = code.co_code[tb.tb_lasti] if 0 <= tb.tb_lasti < len(code.co_code) else None
+    return op not in _RAISE_OPCODES
+
+
+_RAISE_OPCODES = {dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap}
