@@ -319,7 +319,7 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
                  joint: int = 1, delay: int = 64, compensate_bias: bool = True,
                  blocks: str | int | None = None, modules: Sequence[str] | None = None,
                  progress: bool | None = None) -> PruningReport:
-    """Prune the weight matrices of ``model`` by global OBS, one-shot (no retraining).
+    """Prune the weight matrices of ``model`` in place by global OBS, one-shot (no retraining).
 
     Each round computes the curvature H of the loss at the current weights over the
     parameters still alive (weights of the prunable modules and, with ``compensate_bias``,

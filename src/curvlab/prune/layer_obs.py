@@ -26,7 +26,7 @@ __all__ = ["prune_layerwise_obs"]
 @torch.no_grad()
 def prune_layerwise_obs(model: nn.Sequential, sparsity: float, X: torch.Tensor, *,
                         damping: float = 0.01) -> nn.Sequential:
-    """Prune every ``nn.Linear`` of a sequential ``model`` row by row with its layer Hessian.
+    """Prune every ``nn.Linear`` of a sequential ``model`` in place, row by row with its layer Hessian.
 
     Parameters
     ----------

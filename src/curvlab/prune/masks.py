@@ -65,7 +65,7 @@ def _weight_of(module: nn.Module, name: str) -> torch.Tensor:
 @torch.no_grad()
 def apply_mask(module: nn.Module, mask: torch.Tensor, new_weight: torch.Tensor | None = None,
                name: str = "weight") -> nn.Module:
-    """Prune ``module.<name>`` with ``mask`` (1 = keep), optionally replacing its values.
+    """Prune ``module.<name>`` in place with ``mask`` (1 = keep), optionally replacing its values.
 
     Parameters
     ----------
