@@ -587,6 +587,23 @@ CASES: list[Case] = [
          match=r"X.*shape \(20, 2\).*model"),
     Case("curvlab.curvature.gauss_newton.is_plain_cross_entropy", "dtype", lambda: cgn.is_plain_cross_entropy("ce"),
          raises=None, check=lambda r: r is False),
+    # ------------------------------------------------------------------ one row / empty, with reference values
+    # one sample (x, t) of a linear model under MSE: H = 2 [x 1][x 1]ᵀ, so λ_max = 2(‖x‖² + 1)
+    Case("curvlab.curvature.max_stable_lr", "one_row", lambda: cv.max_stable_lr(_lin(), nn.MSELoss(), (X20[:1], Y20[:1]), tol=1e-10),
+         raises=None, check=lambda r: abs(r.lam_max - 2 * (float(X20[0] @ X20[0]) + 1)) < 1e-8 * r.lam_max),
+    Case("curvlab.curvature.HessianOperator.matvec", "one_row",
+         lambda: cv.HessianOperator(_lin(), nn.MSELoss(), (X20[:1], Y20[:1])).matvec(torch.ones(4, dtype=F64)),
+         raises=None, check=lambda Hv: bool(torch.allclose(
+             Hv, 2 * torch.cat([X20[0], torch.ones(1, dtype=F64)]) * float(X20[0].sum() + 1)))),
+    Case("curvlab.optim.gradient_descent", "empty", lambda: co.gradient_descent(_lin(), nn.MSELoss(), (X20[:0], Y20[:0]), 0.1, 3,
+                                                                               progress=False), match=r"data is empty"),
+    Case("curvlab.optim.newton", "one_row",   # one equation, four unknowns: H singular, damping makes the step exact in its span
+         lambda: co.newton(_lin(), nn.MSELoss(), (X20[:1], Y20[:1]), damping=1e-10, progress=False),
+         raises=None, check=lambda t: t.losses[-1] < 1e-12 and not t.diverged),
+    Case("curvlab.siamese.train", "empty", lambda: cs.train(_net(), (np.ones((0, 4)), np.zeros(0)), config=_cfg()),
+         match=r"data labels is empty|data X is empty"),
+    Case("curvlab.prune.obs_saliency", "one_row", lambda: cp.obs_saliency(torch.tensor([3.0], dtype=F64), torch.tensor([[0.5]], dtype=F64)),
+         raises=None, check=lambda s: float(s[0]) == 9.0),   # ½ w² / [H⁻¹]_qq = ½·9/0.5
     # ------------------------------------------------------------------ data
     Case("curvlab.data.split_pairs", "range", lambda: cd.split_pairs(2), match=r"n must be >= 3"),
     Case("curvlab.data.split_pairs", "range", lambda: cd.split_pairs(10, test_fraction=1.5), match=r"test_fraction must lie in"),
