@@ -104,3 +104,22 @@ def test_nan_in_a_later_batch_is_named():
     with pytest.raises(ValueError, match=r"batch 1: X contains NaN or infinity \(first at index \(3, 1\)\)"):
         HessianOperator(nn.Linear(3, 1).double(), nn.MSELoss(), [(X[:10], y[:10]), (X2, y[10:])])
     assert np.isfinite(X.numpy()).all()
+
+
+class _MeanOverTokens(nn.Module):
+    def forward(self, h):
+        return h.mean(dim=1)     # (B, T, d) → (B, d)
+
+
+def test_batches_of_different_sequence_lengths_are_accepted():
+    # token batches (B, T_b) padded per batch: T differs; the loss over all of them is the
+    # size-weighted mean of the batch losses (reference: the same sum computed by hand)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 3), _MeanOverTokens(), nn.Linear(3, 1)).double()
+    b1 = (torch.randint(0, 10, (4, 5)), torch.randn(4, 1, dtype=F64))
+    b2 = (torch.randint(0, 10, (2, 7)), torch.randn(2, 1, dtype=F64))
+    H = HessianOperator(model, nn.MSELoss(), [b1, b2])
+    assert H.matvec(torch.randn(H.dim, dtype=F64)).shape == (H.dim,)
+    with torch.no_grad():
+        manual = (4 * nn.functional.mse_loss(model(b1[0]), b1[1]) + 2 * nn.functional.mse_loss(model(b2[0]), b2[1])) / 6
+    assert H.objective.loss() == pytest.approx(float(manual))

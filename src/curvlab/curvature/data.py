@@ -109,10 +109,14 @@ def _check_batch(X: Tensor, y: Tensor, i: int, first: tuple[Tensor, Tensor] | No
             )
     if first is not None:
         for role, t, t0 in (("X", X, first[0]), ("y", y, first[1])):
-            if t.shape[1:] != t0.shape[1:] or t.dtype != t0.dtype:
+            # sequence lengths may differ between batches; the number of dimensions, the dtype
+            # and (for real-valued inputs) the feature width may not
+            width = role == "X" and t.is_floating_point() and t.ndim >= 2 and t.shape[-1] != t0.shape[-1]
+            if t.ndim != t0.ndim or t.dtype != t0.dtype or width:
                 raise ValueError(
                     f"{name} batch {i}: {role} has shape {tuple(t.shape)} and dtype {t.dtype}, but batch 0 "
-                    f"has {tuple(t0.shape)} and {t0.dtype}; every batch must have the same feature shape and dtype."
+                    f"has {tuple(t0.shape)} and {t0.dtype}; every batch must have the same number of "
+                    "dimensions, dtype and feature width."
                 )
 
 
