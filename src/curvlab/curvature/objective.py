@@ -174,7 +174,7 @@ class Objective:
             msg += f"; the model's output has shape {tuple(out.shape)} and dtype {out.dtype}"
             fix = ("pass y shaped like the output (e.g. y.reshape(-1, 1) for a one-output model with "
                    "nn.MSELoss), or class indices in [0, classes) of dtype torch.long for nn.CrossEntropyLoss")
-        return f"{msg}. Torch said: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. Fix: {fix}."
+        return f"{msg}. Torch said: {first_line(exc)}. Fix: {fix}."
 
     def check_loss(self) -> None:
         """Raise ``ValueError`` unless the loss of the first batch is a scalar (one forward pass);
@@ -208,9 +208,14 @@ def explain_model_errors(what: str, inputs: str):
     except (RuntimeError, IndexError) as exc:
         if not _raised_by_torch(exc):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{what} failed on {inputs}: {first}. Pass inputs of the shape and dtype the "
+        raise ValueError(f"{what} failed on {inputs}: {first_line(exc)}. Pass inputs of the shape and dtype the "
                          "model expects.") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (torch's messages run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _raised_by_torch(exc: BaseException) -> bool:

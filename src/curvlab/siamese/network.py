@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_real
-from ..curvature.objective import _raised_by_torch
+from ..curvature.objective import _raised_by_torch, first_line
 from .evaluate import fit_threshold
 from .losses import validate_pair_labels
 
@@ -69,8 +69,7 @@ class SiameseNetwork(nn.Module):
             if not _raised_by_torch(exc):
                 raise
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"the encoder cannot take x of shape {shape}: {first}. Pass inputs of the width "
+            raise ValueError(f"the encoder cannot take x of shape {shape}: {first_line(exc)}. Pass inputs of the width "
                              "and dtype the encoder was built for.") from exc
         if not isinstance(e, torch.Tensor) or e.dim() != 2:
             shape = tuple(e.shape) if isinstance(e, torch.Tensor) else type(e).__name__

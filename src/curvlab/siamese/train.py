@@ -39,6 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._validation import as_float_array, check_positive, check_positive_int, check_real
+from ..curvature.objective import first_line
 from .encoders import l2_of_weights
 from .evaluate import roc_auc
 from .losses import (LOSSES, contrastive_loss, cosine_similarity_loss, in_batch_softmax_loss,
@@ -164,10 +165,9 @@ def _check_encoder_fits(net: SiameseNetwork, X: Any, name: str) -> None:
             net.encoder(net._as_input(sample))
     except (RuntimeError, IndexError) as exc:
         features = int(np.prod(tuple(X.shape[1:]), dtype=np.int64))
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(
             f"{name} has {features} features per sample (shape {tuple(X.shape)}), which the encoder cannot "
-            f"take: {first}. Pass inputs of the width the encoder was built for (e.g. MLPEncoder(in_features=...))."
+            f"take: {first_line(exc)}. Pass inputs of the width the encoder was built for (e.g. MLPEncoder(in_features=...))."
         ) from exc
     finally:
         net.train(was_training)
