@@ -50,7 +50,8 @@ def test_gd_matches_quadratic_iterates(linear_problem):
 
 def test_gd_divergence_is_reported_not_nan(linear_problem):
     model, X, y, quad = linear_problem
-    traj = gradient_descent(model, nn.MSELoss(), (X, y), eps=1.2 * quad.max_stable_lr, steps=2000)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        traj = gradient_descent(model, nn.MSELoss(), (X, y), eps=1.2 * quad.max_stable_lr, steps=2000)
     assert traj.diverged and traj.steps < 2000
     assert np.all(np.isfinite(traj.iterates)) and np.all(np.isfinite(traj.losses))
     assert np.all(np.isfinite(theta_of(model)))
