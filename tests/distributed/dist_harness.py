@@ -104,3 +104,11 @@ def ok(results: list[tuple]) -> list:
     for r, res in enumerate(results):
         assert res[0] == "ok", f"rank {r} failed: {res[1]}: {res[2]}\n{res[3]}"
     return [res[1] for res in results]
+
+
+def area(two_ranks: dict, key: str) -> list:
+    """The two ranks' results of one area of dist_all, after asserting that it ran on both."""
+    results = two_ranks[key]
+    for r, res in enumerate(results):
+        assert res[0] == "ok", f"{key} failed on rank {r}: {res[1]}: {res[2]}\n{res[3]}"
+    return [res[1] for res in results]
