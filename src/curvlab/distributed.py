@@ -17,8 +17,11 @@ carries a failure status — :func:`sum_or_raise` one extra number in the reduce
 :func:`exchange` / :func:`stage` / :func:`agree` a status per rank — and after a failure
 every rank raises, the failing rank its own exception and the others the same type
 (``ValueError`` / ``TypeError``) or :class:`DistributedError`, with the failing rank's
-message; (2) :func:`init_from_env` sets a timeout on the process group, so a rank that
-dies outside those points ends the others with an error after ``timeout_s``.
+message; (2) a rank that fails outside those points (e.g. at the top of the command line)
+posts its message to the group's store (:func:`post_failure`) and leaves; a rank waiting
+for it in a collective then fails at once (Gloo sees the closed connection) or after the
+group's timeout (:func:`init_from_env`), with a :class:`DistributedError` that repeats the
+posted message.
 
 Bad input is refused before any work: :func:`agree` checks that every rank passes the same
 model (:func:`signature`: parameter names, shapes, dtypes) and options, and
@@ -41,7 +44,7 @@ from torch import Tensor, nn
 
 __all__ = ["DistributedError", "agree", "all_gather_cat", "all_reduce_sum", "backend_for", "broadcast",
            "check_shards", "exchange", "global_count", "init_from_env", "is_distributed", "is_main_process",
-           "launched_by_torchrun", "print0", "progress_disabled", "raises_on_every_rank", "rank", "rank0_decides",
+           "launched_by_torchrun", "post_failure", "print0", "progress_disabled", "raises_on_every_rank", "rank", "rank0_decides",
            "refuse_empty_shards",
            "signature", "stage", "sum_or_raise", "world_size"]
 
@@ -167,7 +170,7 @@ def exchange(payload: Any = None, *, error: BaseException | None = None, what: s
         return [payload]
     mine = ("ok", payload) if error is None else ("error", type(error).__name__, str(error))
     every: list = [None] * world_size()
-    dist.all_gather_object(every, mine)
+    _collective(lambda: dist.all_gather_object(every, mine), what)
     failed = [(r, e) for r, e in enumerate(every) if e[0] == "error"]
     if not failed:
         return [e[1] for e in every]
@@ -230,6 +233,42 @@ def raises_on_every_rank(what: str, *, when: Callable[..., bool] | None = None) 
     return decorate
 
 
+def post_failure(exc: BaseException) -> None:
+    """Leave this rank's error in the process group's store before the rank ends.
+
+    For errors outside any guarded collective (e.g. at the top of a command line): a rank
+    still waiting in a collective for this one gets a :class:`DistributedError` that repeats
+    this message (see :func:`_collective`). Best effort; a no-op without a group.
+    """
+    if not is_distributed():
+        return
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.set(f"curvlab/failure/{rank()}", f"{type(exc).__name__}: {exc}")
+    except Exception:  # the store may already be gone; the timeout still ends the others
+        pass
+
+
+def _posted_failures() -> list[str]:
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        keys = [f"curvlab/failure/{r}" for r in range(world_size()) if r != rank()]
+        return [f"rank {k.rsplit('/', 1)[1]} failed: {store.get(k).decode()}" for k in keys if store.check([k])]
+    except Exception:
+        return []
+
+
+def _collective(op: Callable[[], Any], what: str) -> Any:
+    """Run one collective; if it breaks (a peer ended, or the group's timeout passed), raise a
+    :class:`DistributedError` naming ``what`` and any message a failed rank posted."""
+    try:
+        return op()
+    except RuntimeError as exc:
+        posted = _posted_failures()
+        detail = "; ".join(posted) if posted else f"another rank ended or timed out ({exc})"
+        raise _mark(DistributedError(f"{what or 'a collective'} could not complete: {detail}")) from exc
+
+
 def sum_or_raise(compute: Callable[[], Tensor], *, like: Tensor, what: str = "") -> Tensor:
     """Σ_ranks ``compute()`` with one all_reduce, or an error raised on every rank.
 
@@ -249,7 +288,7 @@ def sum_or_raise(compute: Callable[[], Tensor], *, like: Tensor, what: str = "")
             raise
         error = exc
         buf[-1] = 1
-    dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+    _collective(lambda: dist.all_reduce(buf, op=dist.ReduceOp.SUM), what)
     if buf[-1] != 0 or error is not None:
         exchange(error=error, what=what)
     return buf[:-1].view(like.shape)

@@ -16,6 +16,7 @@ SCENARIOS = [
     ("prune_failures", "dist_prune_workers:failures"),
     ("siamese", "dist_siamese_workers:ranks"),
     ("siamese_failures", "dist_siamese_workers:failures"),
+    ("rank_leaves", "dist_curvature_workers:rank_leaves"),     # last: rank 1 leaves the group
 ]
 
 

@@ -128,3 +128,16 @@ def failures() -> dict:
     # after all that the group still works: the same λ_max as without failures
     out["after"] = lanczos(H, k=1, tol=1e-10, max_matvecs=60).lam_max
     return out
+
+
+def rank_leaves() -> tuple:
+    """Run last: rank 1 fails outside any guarded collective, posts its message and leaves the
+    group (as the command line does); rank 0, waiting in a product, must end with that message."""
+    H = HessianOperator(model(), nn.CrossEntropyLoss(), shard(cd.rank()))
+    if cd.rank() == 1:
+        try:
+            raise RuntimeError("left on rank 1")
+        except RuntimeError as exc:
+            cd.post_failure(exc)
+            return _outcome(lambda: (_ for _ in ()).throw(exc))
+    return _outcome(lambda: H.matvec(torch.ones(H.dim, dtype=torch.float64)))

@@ -52,3 +52,10 @@ def test_the_group_still_works_after_the_failures(two_ranks):
     net = w.model()
     ref = lanczos(HessianOperator(net, w.nn.CrossEntropyLoss(), w.shard(None)), k=1, tol=1e-10, max_matvecs=60).lam_max
     np.testing.assert_allclose([r0["after"], r1["after"]], ref, rtol=1e-10)
+
+
+def test_a_rank_that_leaves_ends_the_others_with_its_message(two_ranks):
+    r0, r1 = area(two_ranks, "rank_leaves")
+    assert r1 == ("RuntimeError", "left on rank 1")
+    kind, msg = r0
+    assert kind == "DistributedError" and "rank 1 failed: RuntimeError: left on rank 1" in msg, msg
