@@ -359,9 +359,13 @@ def refuse_empty_shards(counts: list[int], what: str, name: str = "data") -> Non
 # ---------------------------------------------------------------------------------- launch and output
 
 def backend_for(device: torch.device | str | None) -> str:
-    """``"nccl"`` for a CUDA device (where NCCL is built), ``"gloo"`` otherwise."""
+    """``"cpu:gloo,cuda:nccl"`` for a CUDA device (where NCCL is built), ``"gloo"`` otherwise.
+
+    With both, each collective runs on the backend of its tensors' device: NCCL for a model on
+    the GPU, Gloo for CPU statistics and the small status exchanges.
+    """
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    return "nccl" if dev.type == "cuda" and dist.is_nccl_available() else "gloo"
+    return "cpu:gloo,cuda:nccl" if dev.type == "cuda" and dist.is_nccl_available() else "gloo"
 
 
 def launched_by_torchrun() -> bool:
@@ -376,6 +380,7 @@ def init_from_env(*, device: torch.device | str | None = None, timeout_s: float 
     CPU) is a CUDA device, Gloo otherwise. ``timeout_s`` bounds every collective, so a rank
     that dies without reaching :func:`exchange` ends the others with an error, not a hang.
     Does nothing (returns False) when not launched by torchrun or a group already exists.
+    ``CURVLAB_DIST_TIMEOUT`` (seconds) overrides ``timeout_s``.
     """
     if not launched_by_torchrun() or is_distributed():
         return False
@@ -385,6 +390,7 @@ def init_from_env(*, device: torch.device | str | None = None, timeout_s: float 
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    timeout_s = float(os.environ.get("CURVLAB_DIST_TIMEOUT", timeout_s))
     dist.init_process_group(backend_for(device), timeout=datetime.timedelta(seconds=timeout_s))
     return True
 
