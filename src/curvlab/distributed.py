@@ -325,10 +325,26 @@ def agree(what: str, **values: Any) -> None:
     for name in mine:
         seen = [e.get(name) for e in every]
         if any(s != seen[0] for s in seen[1:]):
+            name, seen = _first_difference(name, seen)
             per_rank = ", ".join(f"rank {r} has {s!r}" for r, s in enumerate(seen))
             raise _mark(ValueError(
                 f"ranks disagree on {what}'s {name}: {per_rank}. Every rank must call {what} with the "
                 "same model and options; only the data shards differ."))
+
+
+def _first_difference(name: str, seen: list) -> tuple[str, list]:
+    """Narrow a disagreement to its first differing key (dicts) or entry (equal-length lists)."""
+    if all(isinstance(s, dict) for s in seen):
+        for key in seen[0].keys() | set().union(*seen[1:]):
+            values = [s.get(key) for s in seen]
+            if any(v != values[0] for v in values[1:]):
+                return _first_difference(f"{name}[{key!r}]", values)
+    if all(isinstance(s, (list, tuple)) for s in seen) and len({len(s) for s in seen}) == 1:
+        for i in range(len(seen[0])):
+            values = [s[i] for s in seen]
+            if any(v != values[0] for v in values[1:]):
+                return f"{name} (entry {i})", values
+    return name, seen
 
 
 def signature(model_or_params: nn.Module | Iterable[Tensor]) -> list[tuple]:

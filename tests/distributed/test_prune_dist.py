@@ -38,11 +38,12 @@ def test_bad_input_is_refused_on_every_rank(two_ranks):
     r0, r1 = area(two_ranks, "prune_failures")
     for out in (r0, r1):
         kind, msg = out["empty_shard"]
-        assert kind == "ValueError" and "> 0" in msg or "empty" in msg, msg
+        assert kind == "ValueError" and "(> 0)" in msg and "X (0, 6)" in msg, msg
         kind, msg = out["sparsity_differs"]
-        assert kind == "ValueError" and "sparsity" in msg and "rank 1 has 0.6" in msg, msg
+        assert kind == "ValueError" and "prune_global's sparsity: rank 0 has 0.5, rank 1 has 0.6" in msg, msg
         kind, msg = out["model_differs"]
-        assert kind == "ValueError" and "model" in msg and "(9, 6)" in msg, msg
+        assert kind == "ValueError" and "prune_global's model (entry 0)" in msg and "(9, 6)" in msg, msg
         kind, msg = out["no_calls_one_rank"]
         assert kind == "ValueError" and "calls is empty" in msg, msg
     assert r0["no_calls_one_rank"][1].startswith("rank 1 failed in output_sensitivities")
+    assert r0["empty_shard"][1].startswith("rank 1 failed in prune_global")

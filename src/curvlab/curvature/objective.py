@@ -72,7 +72,8 @@ class Objective:
             self.batches = as_batches(data, device=self.device, distributed=self.distributed)
             if self.distributed:
                 cd.agree("the objective", parameters=[(n, tuple(p.shape), str(p.dtype))
-                                                      for n, p in zip(self.names, self.params)])
+                                                      for n, p in zip(self.names, self.params)],
+                         loss_fn=type(loss_fn).__name__)
             if check_loss:
                 self.check_loss()
 
