@@ -14,6 +14,7 @@ SCENARIOS = [
     ("curvature_failures", "dist_curvature_workers:failures"),
     ("prune", "dist_prune_workers:ranks"),
     ("prune_failures", "dist_prune_workers:failures"),
+    ("sens_rank0_only", "dist_prune_workers:rank0_calls_only"),
     ("siamese", "dist_siamese_workers:ranks"),
     ("siamese_failures", "dist_siamese_workers:failures"),
     ("rank_leaves", "dist_curvature_workers:rank_leaves"),     # last: rank 1 leaves the group

@@ -93,6 +93,23 @@ def failures() -> dict:
                                                          curvature="gauss_newton")),
         "model_differs": outcome(lambda: prune_global(
             nn.Sequential(nn.Linear(D, 8 + cd.rank()), nn.Tanh(), nn.Linear(8 + cd.rank(), C)), 0.5, (X, y))),
-        "no_calls_one_rank": outcome(lambda: output_sensitivities(
-            model(), {"0": model()[0]}, [((X,), {})] if cd.rank() == 0 else [])),
+        "no_calls_anywhere": outcome(lambda: output_sensitivities(model(), {"0": model()[0]}, [])),
+        "bad_probes_one_rank": outcome(lambda: output_sensitivities(
+            model(), {"0": model()[0]}, [((X,), {})], probes=1 - cd.rank())),
     }
+
+
+def rank0_calls_only() -> dict:
+    """Only rank 0 holds calls (the driver's "first rows" sensitivity sample): equal to one process."""
+    net = model()
+    X, _ = data(0)
+    c = output_sensitivities(net, {"0": net[0], "2": net[2]}, [((X,), {})] if cd.rank() == 0 else [],
+                             probes=2, seed=1)
+    return {n: v.numpy() for n, v in c.items()}
+
+
+def rank0_calls_reference() -> dict:
+    net = model()
+    X, _ = data(0)
+    return {n: v.numpy() for n, v in output_sensitivities(net, {"0": net[0], "2": net[2]}, [((X,), {})],
+                                                         probes=2, seed=1).items()}

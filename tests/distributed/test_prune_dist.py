@@ -43,7 +43,19 @@ def test_bad_input_is_refused_on_every_rank(two_ranks):
         assert kind == "ValueError" and "prune_global's sparsity: rank 0 has 0.5, rank 1 has 0.6" in msg, msg
         kind, msg = out["model_differs"]
         assert kind == "ValueError" and "prune_global's model (entry 0)" in msg and "(9, 6)" in msg, msg
-        kind, msg = out["no_calls_one_rank"]
-        assert kind == "ValueError" and "calls is empty" in msg, msg
-    assert r0["no_calls_one_rank"][1].startswith("rank 1 failed in output_sensitivities")
+        kind, msg = out["no_calls_anywhere"]
+        assert kind == "ValueError" and "calls is empty on every rank" in msg, msg
+        kind, msg = out["bad_probes_one_rank"]
+        assert kind == "ValueError" and "probes must be an integer >= 1; got 0" in msg, msg
+    assert r0["bad_probes_one_rank"][1].startswith("rank 1 failed in output_sensitivities")
     assert r0["empty_shard"][1].startswith("rank 1 failed in prune_global")
+
+
+def test_sensitivities_with_calls_on_rank_0_only_equal_one_process(two_ranks):
+    import dist_prune_workers as w
+
+    r0, r1 = area(two_ranks, "sens_rank0_only")
+    ref = w.rank0_calls_reference()
+    for name in ref:
+        np.testing.assert_allclose(r0[name], ref[name], rtol=1e-12)
+        np.testing.assert_array_equal(r0[name], r1[name])

@@ -17,10 +17,11 @@ one backward pass of ⟨v, f(x)⟩ gives g_l = J_lᵀ v at every layer at once, 
 c_{l,r} ≈ mean over probes and tokens of g_{l,t,r}². A few sequences suffice — only the
 ratios between channels and layers are used.
 
-Data-parallel: under a process group each rank passes its own calibration calls; the sums of
-g² and the token counts are added over the ranks (one all_reduce), and the probes of call i
-are drawn from a generator seeded by (``seed``, i) with i the call's index in the global
-order (rank 0's calls first), so the result equals one process on all the calls.
+Data-parallel: under a process group each rank passes its own calibration calls (some ranks
+may pass none, e.g. when only rank 0 holds the first rows; not all); the sums of g² and the
+token counts are added over the ranks (one all_reduce), and the probes of call i are drawn
+from a generator seeded by (``seed``, i) with i the call's index in the global order (rank
+0's calls first), so the result equals one process on all the calls.
 """
 
 from __future__ import annotations
@@ -86,15 +87,20 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
     if cd.world_size() > 1:  # every rank's call count (its global offset); same layers and options
         error = None
         try:
-            _check_calls(calls, probes)
+            _check_probes(probes)
+            shape = [(n, _rows(m)) for n, m in layers.items()]
         except Exception as exc:
             error = exc
-        every = cd.exchange((len(calls), [(n, _rows(m)) for n, m in layers.items()], probes, seed),
-                            error=error, what="output_sensitivities")
-        cd.agree("output_sensitivities", layers=every[cd.rank()][1], probes=probes, seed=seed)
-        first_call = sum(e[0] for e in every[:cd.rank()])
+        every = cd.exchange(len(calls), error=error, what="output_sensitivities")
+        cd.agree("output_sensitivities", layers=shape, probes=probes, seed=seed)
+        if sum(every) == 0:
+            raise ValueError("calls is empty on every rank; pass at least one calibration batch (on some rank) "
+                             "to estimate sensitivities.")
+        first_call = sum(every[:cd.rank()])
     else:
-        _check_calls(calls, probes)
+        if not calls:
+            raise ValueError("calls is empty; pass at least one calibration batch to estimate sensitivities.")
+        _check_probes(probes)
     names = list(layers)
     sums = {n: torch.zeros(_rows(layers[n]), dtype=torch.float64) for n in names}
     counts = dict.fromkeys(names, 0)
@@ -153,9 +159,7 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
     return {n: sums[n] / max(counts[n], 1) for n in names}
 
 
-def _check_calls(calls, probes) -> None:
-    if not calls:
-        raise ValueError("calls is empty; pass at least one calibration batch to estimate sensitivities.")
+def _check_probes(probes) -> None:
     if not (isinstance(probes, int) and probes >= 1):
         raise ValueError(f"probes must be an integer >= 1; got {probes!r}.")
 
