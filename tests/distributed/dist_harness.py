@@ -30,7 +30,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _child(rank: int, world: int, port: int, target: str, kwargs: dict, results, group_timeout_s: float) -> None:
+def _child(rank: int, world: int, port: int, target: str, kwargs: dict, results, group_timeout_s: float,
+           torchrun_env: bool = False) -> None:
     import datetime
 
     import torch
@@ -40,8 +41,13 @@ def _child(rank: int, world: int, port: int, target: str, kwargs: dict, results,
     if HERE not in sys.path:
         sys.path.insert(0, HERE)
     try:
-        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=group_timeout_s))
+        if torchrun_env:  # what torchrun sets; the scenario initializes the group itself
+            os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                              MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                              CURVLAB_DIST_TIMEOUT=str(group_timeout_s))
+        else:
+            dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                                    timeout=datetime.timedelta(seconds=group_timeout_s))
         module, name = target.split(":")
         fn = getattr(importlib.import_module(module), name)
         results.put((rank, ("ok", fn(**kwargs))))
@@ -53,8 +59,12 @@ def _child(rank: int, world: int, port: int, target: str, kwargs: dict, results,
 
 
 def run_ranks(target: str, world: int = 2, *, timeout_s: float = 90.0, group_timeout_s: float = 30.0,
-              **kwargs) -> list[tuple]:
-    """Each rank's ``("ok", result)`` or ``("error", kind, message, traceback)``, in rank order."""
+              torchrun_env: bool = False, **kwargs) -> list[tuple]:
+    """Each rank's ``("ok", result)`` or ``("error", kind, message, traceback)``, in rank order.
+
+    ``torchrun_env``: instead of joining a group, set torchrun's variables (RANK, WORLD_SIZE,
+    MASTER_ADDR, MASTER_PORT, LOCAL_RANK) and let the scenario start the group.
+    """
     if HERE not in sys.path:
         sys.path.insert(0, HERE)
     ctx = mp.get_context("spawn")
@@ -64,7 +74,7 @@ def run_ranks(target: str, world: int = 2, *, timeout_s: float = 90.0, group_tim
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        procs = [ctx.Process(target=_child, args=(r, world, port, target, kwargs, results, group_timeout_s))
+        procs = [ctx.Process(target=_child, args=(r, world, port, target, kwargs, results, group_timeout_s, torchrun_env))
                  for r in range(world)]
         for p in procs:
             p.start()

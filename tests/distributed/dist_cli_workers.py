@@ -1,0 +1,30 @@
+"""The command line's torchrun session on every rank (test_cli_dist.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+import torch.distributed as dist
+
+
+def session(fail_on: int | None) -> dict:
+    """Enter curvlab.cli's process-group context as ``python -m curvlab`` does under torchrun,
+    print, maybe fail on rank ``fail_on``, and sum a tensor over the ranks."""
+    from curvlab import cli
+    from curvlab import distributed as cd
+
+    out = {}
+    try:
+        with cli._process_group():
+            out["world"], out["backend"] = cd.world_size(), dist.get_backend()
+            out["prints_to_terminal"] = sys.stdout is sys.__stdout__
+            print("only rank 0 shows this")
+            if cd.rank() == fail_on:
+                raise ValueError(f"bad --corpus on rank {fail_on}")
+            out["sum"] = cd.sum_or_raise(lambda: torch.ones(2) * (cd.rank() + 1), like=torch.zeros(2),
+                                         what="the command").tolist()
+    except Exception as exc:
+        out["error"] = (type(exc).__name__, str(exc))
+    out["group_left"] = not dist.is_initialized()
+    return out
