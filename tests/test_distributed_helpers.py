@@ -29,6 +29,7 @@ def test_collectives_alone_are_the_local_values():
     assert cd.signature(torch.nn.Linear(3, 2)) == [("weight", (2, 3), "torch.float32"), ("bias", (2,), "torch.float32")]
     assert cd.backend_for("cpu") == "gloo"
     assert not cd.init_from_env()                                   # not launched by torchrun
+    assert cd.on_main_process(lambda: 42) == 42
 
 
 def test_guards_alone_raise_the_original_error():

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 __all__ = ["DistributedError", "agree", "all_gather_cat", "all_reduce_sum", "backend_for", "broadcast",
            "check_shards", "exchange", "global_count", "init_from_env", "is_distributed", "is_main_process",
-           "launched_by_torchrun", "post_failure", "print0", "progress_disabled", "raises_on_every_rank", "rank", "rank0_decides",
+           "launched_by_torchrun", "on_main_process", "post_failure", "print0", "progress_disabled", "raises_on_every_rank", "rank", "rank0_decides",
            "refuse_empty_shards",
            "signature", "stage", "sum_or_raise", "world_size"]
 
@@ -409,6 +409,23 @@ def init_from_env(*, device: torch.device | str | None = None, timeout_s: float 
     timeout_s = float(os.environ.get("CURVLAB_DIST_TIMEOUT", timeout_s))
     dist.init_process_group(backend_for(device), timeout=datetime.timedelta(seconds=timeout_s))
     return True
+
+
+def on_main_process(fn: Callable[[], Any], *, what: str = "") -> Any:
+    """Run ``fn()`` on rank 0 only (e.g. write the output files); every rank returns its result.
+
+    An exception on rank 0 is raised on every rank (:func:`exchange`), so the other ranks
+    never wait for output that will not come. The result must pickle. Alone: ``fn()``.
+    """
+    if not (is_distributed() and world_size() > 1):
+        return fn()
+    result, error = None, None
+    if is_main_process():
+        try:
+            result = fn()
+        except Exception as exc:
+            error = exc
+    return exchange(result, error=error, what=what)[0]
 
 
 def print0(*args: Any, **kwargs: Any) -> None:
