@@ -58,8 +58,8 @@ def launch(part: str, world: int, **args) -> list[dict]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    procs = [ctx.Process(target=_worker, args=(r, world, _port() if r < 0 else port, part, args, out))
-             for port in [_port()] for r in range(world)]
+    port = _port()
+    procs = [ctx.Process(target=_worker, args=(r, world, port, part, args, out)) for r in range(world)]
     for p in procs:
         p.start()
     res = {}
@@ -187,7 +187,7 @@ def bench_calib(ranks: list[int], texts: int) -> None:
             diff = max(float(abs(res[0]["H"][n] - ref[n]).max() / abs(ref[n]).max()) for n in ref)
         print(f"k={k}: texts per rank {[r['texts'] for r in res]}, tokens {res[0]['tokens']}, accumulation CPU s "
               f"per rank {[round(a, 2) for a in acc]} (max {max(acc):.2f}), reduce_ CPU s "
-              f"{max(r['reduce_cpu'] for r in res):.3f}, {res[0]['bytes'] / 1e6:.1f} MB reduced; "
+              f"{max(r['reduce_cpu'] for r in res):.3f}, statistics of {res[0]['bytes'] / 1e6:.1f} MB; "
               f"max |H_k − H_1| / max|H_1| = {diff:.1e}")
 
 
