@@ -9,7 +9,9 @@ Bad arguments print one line, ``curvlab: error: ...``, and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import shlex
 import sys
 import tempfile
@@ -103,6 +105,44 @@ def _reproduce(args) -> int:
     return 0 if ok else 1
 
 
+# ---------------------------------------------------------------- torchrun
+
+@contextlib.contextmanager
+def _process_group():
+    """Under ``torchrun`` (RANK / WORLD_SIZE / MASTER_* set): a process group for the command.
+
+    Gloo for CPU tensors, and NCCL for CUDA tensors where GPUs are present, so collectives
+    follow the model's device (:func:`curvlab.distributed.init_from_env`). Ranks other than 0
+    print nothing (stdout to /dev/null, logging at ERROR): one output, one progress bar. An
+    error on a rank is posted to the group's store before it propagates, so a rank waiting for
+    it in a collective ends with that message (:func:`curvlab.distributed.post_failure`).
+    Without torchrun: nothing.
+    """
+    from . import distributed as cd
+
+    if not cd.init_from_env():
+        yield
+        return
+    quiet = None if cd.is_main_process() else open(os.devnull, "w")
+    try:
+        with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext():
+            if quiet:
+                logging.getLogger().setLevel(logging.ERROR)
+            try:
+                yield
+            except BaseException as exc:
+                cd.post_failure(exc)
+                if not cd.is_main_process():
+                    print(f"curvlab (rank {cd.rank()}): {type(exc).__name__}: {exc}", file=sys.stderr)
+                raise
+    finally:
+        if quiet:
+            quiet.close()
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+
+
 # ---------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                             format="%(levelname)s %(name)s: %(message)s")
-        return args.run(args)
+        with _process_group():
+            return args.run(args)
     except UsageError as exc:
         print(f"curvlab: error: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,13 @@ so every derivative of L (gradient, Hessian-vector product, Hessian) is the same
 weighted sum of per-batch derivatives. :class:`Batches` wraps the caller's data, can be
 iterated many times (a one-shot iterator is materialized once), knows N, and rejects an
 empty data set.
+
+Under ``torch.distributed`` (a process group with more than one rank) each rank's data is
+its shard: N is the *global* count Σ_ranks N_rank (one exchange at construction, which also
+refuses an empty shard on any rank), so the weights n_b/N of every rank sum to 1 over all
+ranks and a rank's weighted sum is its part of the global mean — exact for unequal shards.
+The consumers (:class:`~curvlab.curvature.objective.Objective`, the Hessian operator,
+:func:`~curvlab.curvature.dense.dense_hessian`) add the parts with one all_reduce.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["Batches", "as_batches"]
+from .. import distributed as cd
+
+__all__ = ["Batches", "as_batches", "is_sharded"]
 
 Data = tuple[Tensor, Tensor] | Iterable[tuple[Tensor, Tensor]]
 
@@ -32,11 +41,35 @@ class Batches:
         or an iterable of such pairs (a list, a ``DataLoader``); a one-shot iterator is
         read once into memory.
     device : where each batch is moved (the parameters' device); the dtype is left alone.
+    distributed : treat ``data`` as this rank's shard of a data set spread over the process
+        group (weights n_b/N with the global N). ``None`` (default): when a group with more
+        than one rank is active. ``False``: local data even under a group.
+
+    Attributes
+    ----------
+    num_samples : this rank's N_rank.   total_samples : N = Σ_ranks N_rank (= num_samples alone).
     """
 
-    def __init__(self, data: Data, *, device: torch.device | None = None, name: str = "data"):
+    def __init__(self, data: Data, *, device: torch.device | None = None, name: str = "data",
+                 distributed: bool | None = None):
         self.name = name
         self.device = device
+        self.distributed = cd.world_size() > 1 if distributed is None else bool(distributed)
+        if not self.distributed:
+            self._read(data)
+            self.total_samples = self.num_samples
+            return
+        error = None
+        try:
+            self._read(data)
+        except Exception as exc:  # reported on every rank by the exchange below
+            error = exc
+        counts = cd.exchange(None if error else self.num_samples, error=error, what=f"reading {name}")
+        cd.refuse_empty_shards(counts, f"reading {name}", name)
+        self.total_samples = int(sum(counts))
+
+    def _read(self, data: Data) -> None:
+        name = self.name
         if _is_pair(data):
             self._source: Iterable = [tuple(data)]
         elif isinstance(data, Iterator):
@@ -57,7 +90,7 @@ class Batches:
             _check_batch(X, y, i, first, name)
             if first is None:
                 first = (X, y)
-        if self.num_samples == 0:
+        if self.num_samples == 0 and not self.distributed:
             raise ValueError(f"{name} is empty (no samples); pass at least one (X, y) with N ≥ 1.")
 
     def _raw(self) -> Iterator[tuple[Tensor, Tensor]]:
@@ -82,7 +115,7 @@ class Batches:
                 continue
             if self.device is not None:
                 X, y = X.to(self.device), y.to(self.device)
-            yield X, y, n / self.num_samples
+            yield X, y, n / self.total_samples
 
     def first(self) -> tuple[Tensor, Tensor]:
         """The first non-empty batch (used to check the loss once)."""
@@ -91,11 +124,20 @@ class Batches:
 
 
 def as_batches(data: Data | Batches, *, device: torch.device | None = None,
-               name: str = "data") -> Batches:
+               name: str = "data", distributed: bool | None = None) -> Batches:
     """``data`` as :class:`Batches` (returned unchanged when it already is one)."""
     if isinstance(data, Batches):
         return data
-    return Batches(data, device=device, name=name)
+    return Batches(data, device=device, name=name, distributed=distributed)
+
+
+def is_sharded(data: Data | Batches, distributed: bool | None = None) -> bool:
+    """Whether ``data`` will be treated as one rank's shard (see :class:`Batches`)."""
+    if distributed is not None:
+        return bool(distributed)
+    if isinstance(data, Batches):
+        return data.distributed
+    return cd.world_size() > 1
 
 
 def _check_batch(X: Tensor, y: Tensor, i: int, first: tuple[Tensor, Tensor] | None, name: str) -> None:

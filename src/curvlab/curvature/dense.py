@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.func import grad, jacrev
 
 from .._validation import check_positive_int
+from .. import distributed as cd
 from .data import Batches, Data
 from .objective import LossFn, Objective
 from .params import unflatten
@@ -49,12 +50,21 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
         )
     theta = obj.theta()
     like = obj.params
-    H = torch.zeros(P, P, dtype=obj.dtype, device=obj.device)
-    with torch.no_grad():
-        for X, y, w in obj.batches:
-            def loss_of_theta(th: Tensor) -> Tensor:
-                return obj.batch_loss(dict(zip(obj.names, unflatten(th, like))), X, y)
 
-            # reverse-over-reverse: vmap of vjps of ∇ℓ_b over the identity, chunk_size rows at a time
-            H += w * jacrev(grad(loss_of_theta), chunk_size=chunk_size)(theta)  # (P, P)
+    def local() -> Tensor:
+        H = torch.zeros(P, P, dtype=obj.dtype, device=obj.device)
+        with torch.no_grad():
+            for X, y, w in obj.batches:
+                def loss_of_theta(th: Tensor) -> Tensor:
+                    return obj.batch_loss(dict(zip(obj.names, unflatten(th, like))), X, y)
+
+                # reverse-over-reverse: vmap of vjps of ∇ℓ_b over the identity, chunk_size rows at a time
+                H += w * jacrev(grad(loss_of_theta), chunk_size=chunk_size)(theta)  # (P, P)
+        return H
+
+    if obj.distributed:  # each rank's weighted part, summed: H of the global loss (P² numbers sent)
+        H = cd.sum_or_raise(local, like=torch.zeros(P, P, dtype=obj.dtype, device=obj.device),
+                            what="dense_hessian")
+    else:
+        H = local()
     return (H + H.T) / 2

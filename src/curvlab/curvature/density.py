@@ -11,6 +11,9 @@ Averaging over n_v Rademacher vectors (E[(vᵀu_i)²] = 1/P) and smoothing each 
 Gaussian of width σ gives φ(t) ≈ (1/n_v) Σ_l Σ_j τ_j^{(l)} N(t; θ_j^{(l)}, σ²)
 (Lin, Saad & Yang 2016; Ubaru, Chen & Saad 2017; applied to networks by Ghorbani,
 Krishnan & Xiao 2019).
+
+On a distributed operator the Rademacher vectors come from the seeded generator on every
+rank (options checked to agree first): every rank gets the same density.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from .. import distributed as cd
 from .._validation import as_float_array, check_positive, check_positive_int
 from .lanczos import lanczos_tridiagonal
-from .operator import as_operator, torch_generator
+from .operator import as_operator, is_distributed_operator, on_distributed_operator, torch_generator
 
 __all__ = ["SpectralDensity", "slq_density"]
 
@@ -67,6 +71,7 @@ class SpectralDensity:
         return np.mean(np.sum(self.weights[None] * kernel, axis=2), axis=1)  # (G,)
 
 
+@cd.raises_on_every_rank("slq_density", when=on_distributed_operator)
 def slq_density(A, num_steps: int = 80, num_vectors: int = 10, *,
                 seed: int | torch.Generator | None = 0) -> SpectralDensity:
     """SLQ with ``num_vectors`` Rademacher start vectors and ``num_steps`` Lanczos steps each.
@@ -79,6 +84,8 @@ def slq_density(A, num_steps: int = 80, num_vectors: int = 10, *,
     op = as_operator(A)
     m = min(check_positive_int(num_steps, "num_steps"), op.dim)
     n_v = check_positive_int(num_vectors, "num_vectors")
+    if is_distributed_operator(op):
+        cd.agree("slq_density", num_steps=m, num_vectors=n_v, seed=seed)
     gen = torch_generator(seed)
     start = op.num_matvecs
     nodes = np.zeros((n_v, m))

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.func import grad, vmap
 
 from .._validation import check_positive_int
+from .. import distributed as cd
 from .data import Batches, Data
 from .objective import LossFn, Objective
 from .params import flatten
@@ -28,6 +29,9 @@ __all__ = ["empirical_fisher", "per_sample_grads"]
 def per_sample_grads(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
                      params: Iterable[Tensor] | None = None, chunk_size: int | None = None) -> Tensor:
     """G with row n = g_n = ∇_θ loss_fn(f(x_n; θ), y_n), shape (N, P), in data order.
+
+    Under a process group: the rows of this rank's shard only, (N_rank, P) (gather them with
+    :func:`curvlab.distributed.all_gather_cat` if every rank needs all of them).
 
     The per-sample loss is ``loss_fn`` applied to a batch of one, so ``model`` must accept
     a batch of size 1 (a model whose forward mixes samples, e.g. BatchNorm in train mode,
@@ -59,6 +63,12 @@ def per_sample_grads(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
 
 def empirical_fisher(model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
                      params: Iterable[Tensor] | None = None, chunk_size: int | None = None) -> Tensor:
-    """F = (1/N) Σ_n g_n g_nᵀ = GᵀG / N, shape (P, P), with G from :func:`per_sample_grads`."""
+    """F = (1/N) Σ_n g_n g_nᵀ = GᵀG / N, shape (P, P), with G from :func:`per_sample_grads`.
+
+    Under a process group: (Σ_ranks G_rᵀG_r) / (Σ_ranks N_r), one all_reduce of P² numbers.
+    """
     G = per_sample_grads(model, loss_fn, data, params=params, chunk_size=chunk_size)  # (N, P)
+    if cd.world_size() > 1 and not (isinstance(data, Batches) and not data.distributed):
+        GtG = cd.sum_or_raise(lambda: G.T @ G, like=G.new_zeros(G.shape[1], G.shape[1]), what="empirical_fisher")
+        return GtG / cd.global_count(G.shape[0], device=G.device)
     return G.T @ G / G.shape[0]

@@ -16,7 +16,7 @@ both exact:
   graph is *kept* between products (``cache=True``, the default for a single ``(X, y)``
   batch), so a further product costs one backward pass instead of a forward and two
   backward passes. It is rebuilt automatically when the parameters change (tracked by
-  their in-place version counters), so a cached operator never answers for stale weights.
+  their in-place version counters and storage), so a cached operator never answers for stale weights.
   This path uses plain ``torch.autograd`` (with ``functional_call``), not ``torch.func``'s
   transforms: the first ``torch.func.grad``/``vjp`` call of a process imports
   ``torch._dynamo`` (seconds), and the recorded graph replays about as fast (measured,
@@ -36,6 +36,15 @@ Jᵀ(∇²_z ℓ (J v)): a ``jvp`` through the model, a ``jvp`` of the loss grad
 
 Unlike PyHessian, the model's train/eval mode is left as the caller set it.
 
+Data-parallel. Under ``torch.distributed`` (launched with ``torchrun``; a process group of
+k > 1 ranks) each rank's ``data`` is its shard and the operator is that of the *global* loss
+L = Σ_ranks Σ_b (n_b/N) ℓ_b with N = Σ_ranks N_rank: every product is the rank's weighted
+sum of batch products followed by one all_reduce, so every rank gets the same H v — the
+same as one process on the concatenated data (exact for unequal shards). Communication per
+product: one vector of P + 1 numbers (H v and a failure flag; ≈ 2P numbers sent and received
+per rank by a ring all_reduce). Construction checks that every rank has the same model and
+options and a non-empty shard, and a rank whose product fails ends every rank with its message.
+
 Example
 -------
 >>> import torch
@@ -54,7 +63,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import grad, jvp, vjp
 
-from .data import Batches, Data
+from .. import distributed as cd
+from .data import Batches, Data, is_sharded
 from .objective import LossFn, Objective
 from .params import flatten
 
@@ -77,6 +87,8 @@ class HessianOperator:
     method : ``"reverse-over-reverse"`` (default) or ``"forward-over-reverse"``.
     cache : keep each batch's linearization between products (memory: one autograd graph
         per batch). ``None`` (default) caches when ``data`` is a single batch.
+    distributed : ``data`` is this rank's shard of a data set spread over the process group
+        (default: when a group of more than one rank is active). ``False``: a local operator.
 
     Attributes
     ----------
@@ -88,22 +100,28 @@ class HessianOperator:
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
                  params: Iterable[Tensor] | None = None, gauss_newton: bool = False,
-                 method: str = "reverse-over-reverse", cache: bool | None = None):
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-        self.objective = Objective(model, loss_fn, data, params=params, check_loss=False)
-        self.gauss_newton = bool(gauss_newton)
-        self.method = method
-        self.cache = (self.objective.batches.num_batches == 1) if cache is None else bool(cache)
-        self.num_matvecs = 0
-        self._cached: list[tuple[Callable, float]] | None = None
-        self._cached_versions: tuple[int, ...] | None = None
-        if self.cache and self._uses_gradient_graph:
-            # build the gradient graphs now: their forward pass also checks that the loss is a
-            # scalar, so construction costs one forward and one backward pass, not an extra forward
-            self._refresh_cache()
-        else:
-            self.objective.check_loss()
+                 method: str = "reverse-over-reverse", cache: bool | None = None,
+                 distributed: bool | None = None):
+        self.distributed = is_sharded(data, distributed)
+        with cd.stage("building the HessianOperator", active=self.distributed):
+            if method not in METHODS:
+                raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+            self.objective = Objective(model, loss_fn, data, params=params, check_loss=False,
+                                       distributed=self.distributed)
+            self.gauss_newton = bool(gauss_newton)
+            self.method = method
+            self.cache = (self.objective.batches.num_batches == 1) if cache is None else bool(cache)
+            self.num_matvecs = 0
+            self._cached: list[tuple[Callable, float]] | None = None
+            self._cached_versions: tuple | None = None
+            if self.distributed:
+                cd.agree("HessianOperator", gauss_newton=self.gauss_newton, method=method)
+            if self.cache and self._uses_gradient_graph:
+                # build the gradient graphs now: their forward pass also checks that the loss is a
+                # scalar, so construction costs one forward and one backward pass, not an extra forward
+                self._refresh_cache()
+            else:
+                self.objective.check_loss()
 
     @property
     def _uses_gradient_graph(self) -> bool:
@@ -126,19 +144,27 @@ class HessianOperator:
         return (self.dim, self.dim)
 
     def matvec(self, v: Tensor) -> Tensor:
-        """H v (or G v) for a flat vector v of shape (P,); returns (P,)."""
+        """H v (or G v) for a flat vector v of shape (P,); returns (P,).
+
+        Distributed: this rank's part Σ_b (n_b/N) H_b v, then one all_reduce (module docstring).
+        """
         obj = self.objective
         v = obj.check_vector(v)
         tangents = obj.as_dict(v)
-        out: Tensor | None = None
-        with torch.no_grad():  # the products differentiate explicitly; no graph is recorded on the module
-            for product, w in self._products():
-                hv = product(tangents)
-                term = flatten([hv[n] for n in obj.names])  # (P,)
-                if out is None:
-                    out = term if w == 1.0 else w * term
-                else:
-                    out += w * term
+
+        def local() -> Tensor:
+            out: Tensor | None = None
+            with torch.no_grad():  # the products differentiate explicitly; no graph is recorded on the module
+                for product, w in self._products():
+                    hv = product(tangents)
+                    term = flatten([hv[n] for n in obj.names])  # (P,)
+                    if out is None:
+                        out = term if w == 1.0 else w * term
+                    else:
+                        out += w * term
+            return out
+
+        out = cd.sum_or_raise(local, like=v, what="HessianOperator.matvec") if self.distributed else local()
         self.num_matvecs += 1
         if not bool(torch.isfinite(out).all()):
             obj.check_params()
@@ -162,13 +188,17 @@ class HessianOperator:
             for X, y, w in self.objective.batches:
                 yield self._batch_product(primals, X, y), w
             return
-        versions = tuple(p._version for p in self.objective.params)
+        versions = self._versions()
         if self._cached is None or versions != self._cached_versions:
             self._refresh_cache()
         yield from self._cached
 
+    def _versions(self) -> tuple:
+        # in-place updates bump _version; ``p.data = …`` (vector_to_parameters) swaps the storage
+        return tuple((p._version, p.data_ptr()) for p in self.objective.params)
+
     def _refresh_cache(self) -> None:
-        versions = tuple(p._version for p in self.objective.params)
+        versions = self._versions()
         primals = self.objective.primals()
         first = True
         cached = []

@@ -43,6 +43,12 @@ We stop at the first product after which err_i ≤ tol·|θ_i| for every wanted 
 after every product: the tridiagonal eigenproblem costs microseconds), so ``tol`` is the
 relative accuracy certified under the stated assumption.
 
+Data-parallel: on a distributed operator (a :class:`~curvlab.curvature.hvp.HessianOperator`
+under a process group) every rank runs the same iteration on the same products; the start
+vector comes from a seeded generator (identical on every rank; the options and ``v0`` are
+checked to agree before the first product) and each stop decision is rank 0's, so every
+rank ends with the same numbers after the same number of products.
+
 Compared with the power iteration PyHessian uses — whose error shrinks like (λ_2/λ_1)^t —
 Lanczos converges like a Chebyshev polynomial in the gap, so it needs far fewer products
 when the top eigenvalues are close (Kuczyński & Woźniakowski 1992).
@@ -60,8 +66,10 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
+from .. import distributed as cd
 from .._validation import check_positive, check_positive_int
-from .operator import LinearOperator, as_operator, check_symmetric_operator, torch_generator
+from .operator import (LinearOperator, as_operator, check_symmetric_operator, is_distributed_operator,
+                       on_distributed_operator, torch_generator)
 
 __all__ = ["LanczosResult", "lanczos", "lanczos_tridiagonal"]
 
@@ -137,6 +145,7 @@ def _reorthogonalize(w: Tensor, Q: Tensor) -> Tensor:
     return w
 
 
+@cd.raises_on_every_rank("lanczos_tridiagonal", when=on_distributed_operator)
 def lanczos_tridiagonal(A, num_steps: int, *, v0: Tensor | None = None,
                         seed: int | torch.Generator | None = 0
                         ) -> tuple[np.ndarray, np.ndarray, Tensor]:
@@ -148,6 +157,9 @@ def lanczos_tridiagonal(A, num_steps: int, *, v0: Tensor | None = None,
     """
     op = as_operator(A)
     m = min(check_positive_int(num_steps, "num_steps"), op.dim)
+    shared = is_distributed_operator(op)
+    if shared:
+        cd.agree("lanczos_tridiagonal", num_steps=m, v0=v0, seed=seed)
     q = _start_vector(op, v0, seed)
     check_symmetric_operator(op)
     Q = torch.empty(m, op.dim, dtype=op.dtype, device=op.device)  # (m, P), row j = q_j
@@ -161,7 +173,10 @@ def lanczos_tridiagonal(A, num_steps: int, *, v0: Tensor | None = None,
         b = float(torch.linalg.vector_norm(w))
         if j == m - 1:
             break
-        if b <= 1e-12 * max(abs(a), 1.0) * math.sqrt(op.dim):
+        exhausted = b <= 1e-12 * max(abs(a), 1.0) * math.sqrt(op.dim)
+        if shared:
+            exhausted = cd.rank0_decides(exhausted, device=op.device)
+        if exhausted:
             Q = Q[: j + 1]
             break
         beta.append(b)
@@ -169,6 +184,7 @@ def lanczos_tridiagonal(A, num_steps: int, *, v0: Tensor | None = None,
     return np.array(alpha), np.array(beta), Q
 
 
+@cd.raises_on_every_rank("lanczos", when=on_distributed_operator)
 def lanczos(A, k: int = 1, *, which: str = "LA", tol: float = 1e-6, max_matvecs: int | None = None,
             v0: Tensor | None = None, seed: int | torch.Generator | None = 0,
             bound: str = "residual") -> LanczosResult:
@@ -209,6 +225,9 @@ def lanczos(A, k: int = 1, *, which: str = "LA", tol: float = 1e-6, max_matvecs:
     m_max = min(check_positive_int(max_matvecs, "max_matvecs"), P)
     if m_max < k:
         raise ValueError(f"max_matvecs must be at least k = {k}; got {max_matvecs}.")
+    shared = is_distributed_operator(op)
+    if shared:
+        cd.agree("lanczos", k=k, which=which, tol=tol, max_matvecs=m_max, v0=v0, seed=seed, bound=bound)
 
     q = _start_vector(op, v0, seed)
     check_symmetric_operator(op)
@@ -232,9 +251,10 @@ def lanczos(A, k: int = 1, *, which: str = "LA", tol: float = 1e-6, max_matvecs:
             r_all = b * np.abs(S[-1])  # residual of every Ritz pair, (m,)
             residuals = r_all[idx]
             errors = _error_bounds(theta, idx, r_all) if bound == "gap" else residuals.copy()
-            if exhausted or np.all(errors <= tol * np.maximum(np.abs(theta[idx]), 1e-300)):
-                break
-        if exhausted or m == m_max:
+        stop = exhausted or (m >= k and bool(np.all(errors <= tol * np.maximum(np.abs(theta[idx]), 1e-300))))
+        if shared:
+            stop = cd.rank0_decides(stop, device=op.device)
+        if stop or m == m_max:
             break
         beta.append(b)
         q = w / b

@@ -21,6 +21,17 @@ When a token mask is set (``HessianCollector.token_mask``, e.g. the attention ma
 padded batch) padding positions are dropped: they would otherwise pull H towards the
 padding token's activations, which the model never uses.
 
+Data-parallel calibration
+-------------------------
+Under a process group each rank accumulates its own calibration rows; :meth:`LayerHessian.reduce_`
+(or :meth:`HessianCollector.reduce_` for every layer) then makes H, μ and N those of all the
+ranks' rows together — the running means are weighted by their counts,
+
+    H = Σ_r N_r H_r / N,   μ = Σ_r N_r μ_r / N,   N = Σ_r N_r,
+
+one all_reduce of d² + d + 1 numbers per layer — exactly what one process would have
+accumulated from all the rows (up to round-off), for any split of the tokens between ranks.
+
 Supported layers: ``nn.Linear`` (x = the last input dimension), ``nn.Conv2d`` with
 ``groups == 1`` and zero padding (x = an unfolded receptive field, ordered as
 ``weight.flatten(1)``), and Hugging Face ``Conv1D`` (GPT-2 style, weight stored (in, out)).
@@ -50,6 +61,8 @@ from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
+
+from .. import distributed as cd
 
 __all__ = ["HessianCollector", "LayerHessian", "damp", "is_prunable", "layer_inputs", "weight_matrix",
            "set_weight_matrix"]
@@ -172,6 +185,34 @@ class LayerHessian:
         self.mean.mul_(self.n_samples / total).add_(X.sum(0), alpha=1.0 / total)
         self.n_samples = total
 
+    @torch.no_grad()
+    def reduce_(self) -> "LayerHessian":
+        """Sum the statistics over the process group in place (module docstring); returns self.
+
+        Every rank must call it (after its calibration passes). Counts travel in float64 (exact
+        to 2⁵³ rows) in the same buffer. Identity without a process group.
+        """
+        if cd.world_size() == 1:
+            return self
+        n = self.n_samples
+        d = self.d
+
+        def local() -> Tensor:
+            buf = torch.empty(d * d + d + 1, dtype=torch.float64, device=self.H.device)   # (d² + d + 1,)
+            buf[: d * d] = self.H.reshape(-1).to(torch.float64) * n
+            buf[d * d: -1] = self.mean.to(torch.float64) * n
+            buf[-1] = n
+            return buf
+
+        like = torch.zeros(d * d + d + 1, dtype=torch.float64, device=self.H.device)
+        total = cd.sum_or_raise(local, like=like, what="LayerHessian.reduce_")
+        N = int(total[-1].item())
+        if N > 0:
+            self.H.copy_((total[: d * d] / N).reshape(d, d))
+            self.mean.copy_(total[d * d: -1] / N)
+        self.n_samples = N
+        return self
+
     def _hook(self, collector: "HessianCollector"):
         def hook(module, args, output):
             self.add_batch(args[0], collector.token_mask)
@@ -215,6 +256,14 @@ class HessianCollector(Mapping):
 
     def __len__(self) -> int:
         return len(self.hessians)
+
+    def reduce_(self) -> "HessianCollector":
+        """:meth:`LayerHessian.reduce_` for every layer, in name order (every rank must call it,
+        with the same layers: checked first, a ``ValueError`` on every rank otherwise)."""
+        cd.agree("HessianCollector.reduce_", layers=[(name, h.d) for name, h in self.hessians.items()])
+        for name in self.hessians:
+            self.hessians[name].reduce_()
+        return self
 
     def nbytes(self) -> int:
         """Memory held by the Hessians."""

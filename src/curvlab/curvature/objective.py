@@ -10,6 +10,10 @@ and :mod:`~curvlab.curvature.fisher` differentiate with ``torch.func``.
 
 The module's train/eval mode is the caller's choice and is never changed here (dropout in
 train mode makes L random; put the model in ``eval()`` for a deterministic Hessian).
+
+Data-parallel: under a process group each rank's ``data`` is its shard (see
+:class:`~curvlab.curvature.data.Batches`); L and ∇L are each rank's weighted part summed
+with one all_reduce of P + 2 numbers, so every rank gets the value of the whole data set.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .data import Batches, Data, as_batches
+from .. import distributed as cd
+from .data import Batches, Data, as_batches, is_sharded
 from .params import flatten, num_params, resolve_params, unflatten
 
 __all__ = ["LossFn", "Objective"]
@@ -46,25 +51,36 @@ class Objective:
         caller that evaluates it anyway (``HessianOperator`` building its gradient graph)
         passes ``False`` and calls :meth:`check_loss_value` on its own value instead.
 
-    Raises ``ValueError`` for a model without trainable parameters, empty data, or a loss
-    that is not a scalar.
+    distributed : ``data`` is this rank's shard (default: when a process group of more than
+        one rank is active; see :class:`~curvlab.curvature.data.Batches`). Every rank must then
+        pass the same model (checked: parameter names, shapes, dtypes).
+
+    Raises ``ValueError`` for a model without trainable parameters, empty data (on any rank),
+    a loss that is not a scalar, or ranks whose models differ — on every rank.
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data | Batches, *,
-                 params: Iterable[Tensor] | None = None, check_loss: bool = True):
-        if not callable(loss_fn):
-            raise TypeError(f"loss_fn must be callable as loss_fn(output, target); got {type(loss_fn).__name__}.")
-        self.model = model
-        self.loss_fn = loss_fn
-        self.names, self.params = resolve_params(model, params)
-        first = self.params[0]
-        self.dtype: torch.dtype = first.dtype
-        self.device: torch.device = first.device
-        self.dim: int = num_params(self.params)
-        self.check_params()
-        self.batches = as_batches(data, device=self.device)
-        if check_loss:
-            self.check_loss()
+                 params: Iterable[Tensor] | None = None, check_loss: bool = True,
+                 distributed: bool | None = None):
+        self.distributed = is_sharded(data, distributed)
+        with cd.stage("building the objective", active=self.distributed):
+            if not callable(loss_fn):
+                raise TypeError(f"loss_fn must be callable as loss_fn(output, target); got {type(loss_fn).__name__}.")
+            self.model = model
+            self.loss_fn = loss_fn
+            self.names, self.params = resolve_params(model, params)
+            first = self.params[0]
+            self.dtype: torch.dtype = first.dtype
+            self.device: torch.device = first.device
+            self.dim: int = num_params(self.params)
+            self.check_params()
+            self.batches = as_batches(data, device=self.device, distributed=self.distributed)
+            if self.distributed:
+                cd.agree("the objective", parameters=[(n, tuple(p.shape), str(p.dtype))
+                                                      for n, p in zip(self.names, self.params)],
+                         loss_fn=type(loss_fn).__name__)
+            if check_loss:
+                self.check_loss()
 
     # ------------------------------------------------------------------ functional form
     def primals(self) -> dict[str, Tensor]:
@@ -90,9 +106,16 @@ class Objective:
 
     @torch.no_grad()
     def loss(self) -> float:
-        """L(θ) at the current parameters."""
+        """L(θ) at the current parameters (over every rank's shard when distributed)."""
         p = self.primals()
-        return float(sum(w * self.batch_loss(p, X, y) for X, y, w in self.batches))
+
+        def local() -> Tensor:
+            return sum(w * self.batch_loss(p, X, y).reshape(()) for X, y, w in self.batches)
+
+        if not self.distributed:
+            return float(local())
+        return float(cd.sum_or_raise(local, like=torch.zeros((), dtype=self.dtype, device=self.device),
+                                     what="Objective.loss"))
 
     def loss_and_gradient(self) -> tuple[float, Tensor]:
         """L(θ) and ∇L(θ) (P,) at the current parameters.
@@ -100,16 +123,23 @@ class Objective:
         Plain reverse mode (``torch.autograd.grad``; ``.grad`` fields are left untouched): it
         is the cheapest way to a gradient and needs none of ``torch.func``'s machinery.
         """
-        total = torch.zeros((), dtype=self.dtype, device=self.device)
-        g = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
-        for X, y, w in self.batches:
-            with torch.enable_grad():
-                value = self.loss_fn(self.model(X), y)
-                grads = torch.autograd.grad(value, self.params, allow_unused=True)
-            g += w * flatten([torch.zeros_like(p) if gi is None else gi
-                              for gi, p in zip(grads, self.params)])
-            total += w * value.detach()
-        return float(total), g
+        def local() -> Tensor:
+            out = torch.zeros(self.dim + 1, dtype=self.dtype, device=self.device)  # (P + 1,): ∇L, then L
+            for X, y, w in self.batches:
+                with torch.enable_grad():
+                    value = self.loss_fn(self.model(X), y)
+                    grads = torch.autograd.grad(value, self.params, allow_unused=True)
+                out[:-1] += w * flatten([torch.zeros_like(p) if gi is None else gi
+                                         for gi, p in zip(grads, self.params)])
+                out[-1] += w * value.detach()
+            return out
+
+        if self.distributed:
+            out = cd.sum_or_raise(local, like=torch.zeros(self.dim + 1, dtype=self.dtype, device=self.device),
+                                  what="Objective.loss_and_gradient")
+        else:
+            out = local()
+        return float(out[-1]), out[:-1]
 
     def gradient(self) -> Tensor:
         """∇L(θ) (P,) at the current parameters."""

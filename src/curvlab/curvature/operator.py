@@ -3,7 +3,9 @@
 Anything with ``matvec(v)``, ``dim``, ``dtype`` and ``device`` qualifies — a
 :class:`~curvlab.curvature.hvp.HessianOperator`, or an explicit matrix wrapped by
 :func:`as_operator` (used for tests and for small dense Hessians). ``num_matvecs``
-counts the products, so every routine can report its cost.
+counts the products, so every routine can report its cost. An operator with a true
+``distributed`` attribute (a data-parallel ``HessianOperator``) makes the spectral routines
+check that every rank passed the same options and keep the ranks in step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["LinearOperator", "MatrixOperator", "as_operator", "check_symmetric_operator",
-           "torch_generator"]
+           "is_distributed_operator", "on_distributed_operator", "torch_generator"]
 
 
 @runtime_checkable
@@ -121,3 +123,13 @@ def as_operator(A) -> LinearOperator:
         f"expected a HessianOperator, an object with matvec/dim/dtype/device, or a square "
         f"matrix; got {type(A).__name__}."
     )
+
+
+def is_distributed_operator(op) -> bool:
+    """True for an operator whose products are collectives (every rank must call them together)."""
+    return bool(getattr(op, "distributed", False))
+
+
+def on_distributed_operator(*args, **kwargs) -> bool:
+    """For ``raises_on_every_rank(when=...)``: is the call's operator (first argument, or ``A=``) distributed?"""
+    return is_distributed_operator(args[0] if args else kwargs.get("A"))

@@ -16,6 +16,12 @@ c is estimated with Hutchinson's identity E_v[(J_lᵀ v)(J_lᵀ v)ᵀ] = J_lᵀ 
 one backward pass of ⟨v, f(x)⟩ gives g_l = J_lᵀ v at every layer at once, and
 c_{l,r} ≈ mean over probes and tokens of g_{l,t,r}². A few sequences suffice — only the
 ratios between channels and layers are used.
+
+Data-parallel: under a process group each rank passes its own calibration calls (some ranks
+may pass none, e.g. when only rank 0 holds the first rows; not all); the sums of g² and the
+token counts are added over the ranks (one all_reduce), and the probes of call i are drawn
+from a generator seeded by (``seed``, i) with i the call's index in the global order (rank
+0's calls first), so the result equals one process on all the calls.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import distributed as cd
 from .objective import explain_model_errors
-
 from .layer_hessian import weight_matrix
 
 __all__ = ["model_output", "output_sensitivities"]
@@ -64,7 +71,8 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
                          probes: int = 1, seed: int = 0) -> dict[str, Tensor]:
     """c_{l,r} for every layer of ``layers`` (name → module), (R,) float64 each, from the model
     called on ``calls`` (``(args, kwargs)`` pairs; a kwarg ``attention_mask`` excludes padding
-    from f). ``probes`` Gaussian vectors per call; ``seed`` fixes them. Only the layer outputs
+    from f). ``probes`` Gaussian vectors per call; ``seed`` fixes them (call i draws from its own
+    generator, seeded by (seed, i)). Only the layer outputs
     are differentiated: no parameter gets a ``.grad``, and the model's state is unchanged.
 
     Example — for f = A y with y = W x, c = diag(AᵀA):
@@ -76,15 +84,28 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
     >>> torch.allclose(c["0"], (head.weight.T @ head.weight).diagonal().double(), rtol=0.1)
     True
     """
-    if not calls:
-        raise ValueError("calls is empty; pass at least one calibration batch to estimate sensitivities.")
-    if not (isinstance(probes, int) and probes >= 1):
-        raise ValueError(f"probes must be an integer >= 1; got {probes!r}.")
+    first_call = 0
+    if cd.world_size() > 1:  # every rank's call count (its global offset); same layers and options
+        error = None
+        try:
+            _check_probes(probes)
+            shape = [(n, _rows(m)) for n, m in layers.items()]
+        except Exception as exc:
+            error = exc
+        every = cd.exchange(len(calls), error=error, what="output_sensitivities")
+        cd.agree("output_sensitivities", layers=shape, probes=probes, seed=seed)
+        if sum(every) == 0:
+            raise ValueError("calls is empty on every rank; pass at least one calibration batch (on some rank) "
+                             "to estimate sensitivities.")
+        first_call = sum(every[:cd.rank()])
+    else:
+        if not calls:
+            raise ValueError("calls is empty; pass at least one calibration batch to estimate sensitivities.")
+        _check_probes(probes)
     names = list(layers)
     sums = {n: torch.zeros(_rows(layers[n]), dtype=torch.float64) for n in names}
     counts = dict.fromkeys(names, 0)
     outputs: list[tuple[str, Tensor]] = []
-    generator = torch.Generator().manual_seed(seed)
 
     def hook_for(name: str):
         def hook(module, args, y):
@@ -101,6 +122,7 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
         model.eval()
         with torch.enable_grad():
             for i, (args, kwargs) in enumerate(calls):
+                generator = torch.Generator().manual_seed(_call_seed(seed, first_call + i))
                 for _ in range(probes):
                     outputs.clear()
                     shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
@@ -129,5 +151,23 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
         for p in frozen:
             p.requires_grad_(False)
         model.train(was_training)
+    if cd.world_size() > 1:  # Σ over ranks of the sums and the counts, in one buffer
+        sizes = [sums[n].numel() for n in names]
+        flat = torch.cat([sums[n] for n in names] + [torch.tensor([float(counts[n]) for n in names],
+                                                                 dtype=torch.float64)])
+        flat = cd.sum_or_raise(lambda: flat, like=flat, what="output_sensitivities")
+        parts = torch.split(flat, sizes + [len(names)])
+        sums = dict(zip(names, parts[:-1]))
+        counts = {n: int(c) for n, c in zip(names, parts[-1].tolist())}
     return {n: sums[n] / max(counts[n], 1) for n in names}
+
+
+def _check_probes(probes) -> None:
+    if not (isinstance(probes, int) and probes >= 1):
+        raise ValueError(f"probes must be an integer >= 1; got {probes!r}.")
+
+
+def _call_seed(seed: int, i: int) -> int:
+    """The seed of call i's probes: independent streams for (seed, i) (numpy's SeedSequence)."""
+    return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1, dtype=np.uint64)[0] >> 1)
 

@@ -15,6 +15,10 @@ count that part exactly, leaving Hutchinson only the deflated remainder:
 
 Its error falls like 1/m instead of 1/√m when the spectrum decays; with m/3 ≥ P it is
 exact. Costs: Hutchinson m products, Hutch++ m products (m/3 + m/3 + m/3).
+
+On a distributed operator the probes come from the seeded generator on every rank (the
+options are checked to agree first), so every rank gets the same estimate — that of one
+process on the concatenated data.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .. import distributed as cd
 from .._validation import check_positive_int
-from .operator import LinearOperator, as_operator, torch_generator
+from .operator import LinearOperator, as_operator, is_distributed_operator, on_distributed_operator, torch_generator
 
 __all__ = ["TraceEstimate", "hutchinson", "hutchpp"]
 
@@ -63,6 +68,7 @@ def _generator(seed: int | torch.Generator | None) -> torch.Generator:
     return torch_generator(seed)
 
 
+@cd.raises_on_every_rank("hutchinson", when=on_distributed_operator)
 def hutchinson(A, num_matvecs: int = 100, *, seed: int | torch.Generator | None = 0) -> TraceEstimate:
     """tr(A) ≈ (1/m) Σ zᵀAz over m = ``num_matvecs`` Rademacher vectors z.
 
@@ -74,6 +80,8 @@ def hutchinson(A, num_matvecs: int = 100, *, seed: int | torch.Generator | None 
     """
     op = as_operator(A)
     m = check_positive_int(num_matvecs, "num_matvecs")
+    if is_distributed_operator(op):
+        cd.agree("hutchinson", num_matvecs=m, seed=seed)
     start = op.num_matvecs
     Z = _rademacher(m, op.dim, _generator(seed), op)
     samples = torch.stack([z @ op.matvec(z) for z in Z])  # (m,)
@@ -81,6 +89,7 @@ def hutchinson(A, num_matvecs: int = 100, *, seed: int | torch.Generator | None 
     return TraceEstimate(float(samples.mean()), std, op.num_matvecs - start, samples)
 
 
+@cd.raises_on_every_rank("hutchpp", when=on_distributed_operator)
 def hutchpp(A, num_matvecs: int = 99, *, seed: int | torch.Generator | None = 0) -> TraceEstimate:
     """Hutch++ with a budget of m = ``num_matvecs`` products (m ≥ 3; split m/3 each).
 
@@ -90,6 +99,8 @@ def hutchpp(A, num_matvecs: int = 99, *, seed: int | torch.Generator | None = 0)
     """
     op = as_operator(A)
     m = check_positive_int(num_matvecs, "num_matvecs", minimum=3)
+    if is_distributed_operator(op):
+        cd.agree("hutchpp", num_matvecs=m, seed=seed)
     start = op.num_matvecs
     gen = _generator(seed)
     s = min(m // 3, op.dim)                  # sketch size

@@ -22,6 +22,13 @@ The exact Hessian of a trained network is typically indefinite (§1 experiment: 
 third of the eigenvalues of the digits MLP are negative); OBS on it then needs damping
 large enough to swamp the negative part, at which point it behaves like magnitude pruning.
 The PSD stand-ins avoid that.
+
+Data-parallel: under a process group ``X, y`` is each rank's shard and every curvature is
+that of all the ranks' data together — G and diag G summed as Σ_r N_r·C_r / N (one
+all_reduce of P² or P numbers), the exact Hessian through the distributed
+:func:`~curvlab.curvature.dense_hessian`, and the Fisher's per-sample gradients gathered
+in rank order, (N, P) on every rank — so every rank makes the same pruning decision, the
+one a single process makes on the concatenated data.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .. import distributed as cd
 from .._validation import check_positive
 from ..curvature import dense_hessian, per_sample_grads
 from ..curvature.gauss_newton import cross_entropy_gauss_newton, gauss_newton_matrix, is_plain_cross_entropy
@@ -46,7 +54,23 @@ CURVATURES: tuple[str, ...] = ("magnitude", "obd", "fisher", "gauss_newton", "he
 def curvature_matrix(name: CurvatureName, model: nn.Module, loss_fn, X: Tensor, y: Tensor,
                      params: Sequence[Tensor]) -> Tensor | None:
     """The undamped (P, P) curvature named ``name`` (None for ``magnitude``; for ``fisher``
-    the (N, P) per-sample gradients G, inverted later by Woodbury without forming F)."""
+    the (N, P) per-sample gradients G, inverted later by Woodbury without forming F).
+
+    Under a process group, of all the ranks' data (module docstring)."""
+    if cd.world_size() == 1 or name in ("magnitude", "hessian", "abs_hessian"):  # dense_hessian: already global
+        return _local_curvature_matrix(name, model, loss_fn, X, y, params)
+    if name == "fisher":
+        return cd.all_gather_cat(_local_curvature_matrix(name, model, loss_fn, X, y, params))  # (N, P), rank order
+    n = X.shape[0]
+    N = cd.global_count(n)
+    P = sum(p.numel() for p in params)
+    like = torch.zeros((P,) if name == "obd" else (P, P), dtype=torch.float64, device=params[0].device)
+    local = lambda: _local_curvature_matrix(name, model, loss_fn, X, y, params).to(torch.float64) * n  # noqa: E731
+    return cd.sum_or_raise(local, like=like, what=f"the {name} curvature") / N         # Σ_r N_r C_r / N
+
+
+def _local_curvature_matrix(name: CurvatureName, model: nn.Module, loss_fn, X: Tensor, y: Tensor,
+                            params: Sequence[Tensor]) -> Tensor | None:
     if name == "magnitude":
         return None
     if name == "obd":

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 from tqdm.auto import tqdm
 
+from .. import distributed as cd
 from .._validation import check_in_range, check_positive, check_positive_int
 from ..curvature.objective import Objective
 from .curvatures import CURVATURES, CurvatureName, block_inverse_for, curvature_matrix, inverse_for
@@ -312,6 +313,7 @@ def _fold(H0, U, n_u, w_loc, cand, alive, groups, idx):
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
+@cd.raises_on_every_rank("prune_global")
 def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, torch.Tensor], *,
                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  curvature: CurvatureName = "abs_hessian", damping: float = 1e-2, rounds: int = 1,
@@ -357,6 +359,12 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     Returns
     -------
     :class:`~curvlab.prune.report.PruningReport`. On any error the model is left unchanged.
+
+    Data-parallel: under a process group (``torchrun``) ``data`` is each rank's calibration
+    shard; every rank must pass the same model and options (checked before any work, like
+    non-empty shards: a clear error on every rank otherwise). The curvature and the losses
+    are those of all the ranks' data (:func:`~curvlab.prune.curvatures.curvature_matrix`), so
+    every rank ends with the same weights as one process on the concatenated data.
 
     Example
     -------
@@ -405,6 +413,13 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     group, final = layout.budget_groups(sparsity, budget, nm)                       # (P,), (G,)
     if bool((final < layout.removed_per_group(group, final.numel(), keep)).any()) and nm is None:
         log.info("some layers are already sparser than asked; they lose nothing more")
+
+    if cd.world_size() > 1:  # the first collective: every rank's model and options must agree
+        cd.agree("prune_global", model=cd.signature(model), modules=names, sparsity=sparsity,
+                 curvature=curvature, damping=damping, rounds=rounds, budget=budget, pattern=pattern,
+                 joint=joint, delay=delay, compensate_bias=compensate_bias, blocks=blocks,
+                 loss_fn=type(loss_fn).__name__)
+    n_calibration = cd.global_count(X.shape[0])
 
     records: list[RoundRecord] = []
     costs: list[torch.Tensor] = []
@@ -460,7 +475,7 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     settings = dict(curvature=curvature, damping=damping, rounds=rounds, blocks=blocks,
                     budget=budget if isinstance(budget, str) else dict(budget), pattern=pattern,
                     joint=joint, delay=delay, compensate_bias=compensate_bias, sparsity=sparsity,
-                    calibration_samples=int(X.shape[0]))
+                    calibration_samples=n_calibration)
     return PruningReport(method=f"global OBS ({curvature})", settings=settings, layers=layers,
                          rounds=tuple(records),
                          step_cost=torch.cat(costs) if costs else torch.zeros(0, dtype=torch.float64),
@@ -627,4 +642,12 @@ def _prunable_names(model: nn.Module, modules: Sequence[str] | None) -> list[str
 
 @torch.no_grad()
 def _loss(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor) -> float:
-    return float(loss_fn(model(X), y))
+    """The mean loss over the calibration data (of every rank: Σ_r N_r·L_r / N)."""
+    if cd.world_size() == 1:
+        return float(loss_fn(model(X), y))
+    n = X.shape[0]
+    like = torch.zeros(2, dtype=torch.float64, device=X.device)
+    total = cd.sum_or_raise(lambda: torch.stack([loss_fn(model(X), y).double().reshape(()) * n,
+                                                  torch.tensor(float(n), dtype=torch.float64, device=X.device)]),
+                            like=like, what="prune_global's loss")
+    return float(total[0] / total[1])

@@ -13,6 +13,19 @@ shuffled pass over explicit pairs — and descends the chosen loss plus the note
 and stops when the validation score has not improved for ``patience`` epochs, restoring
 the best weights. A non-finite loss restores the initial weights and raises.
 
+Data-parallel training. Under a process group of k ranks (``torchrun``) the same call trains
+with :class:`~torch.nn.parallel.DistributedDataParallel`: every rank holds the same data
+and draws the same global batch of k·``batch_size`` pairs (the same seeded shuffle or pair
+sampler on every rank) and embeds its share, rows r, r + k, r + 2k, … — the split of
+``DistributedSampler``, but without its padding, so a short last batch stays exact. The loss
+is that of the global batch: per-pair losses as Σ_ranks (local sum) / N; the in-batch
+softmax on the embeddings of *all* ranks (:func:`curvlab.distributed.all_gather_cat`, the
+other ranks' rows as constants), so the negatives are the global batch as in CLIP-style
+training. Each rank back-propagates k × its part (DDP averages the k gradients), so the
+update — and the loss curve — equal one process with ``batch_size`` k times larger, up to
+round-off, as long as the model has no per-batch statistics (BatchNorm) and no randomness
+in the step (dropout, ``augment``). Progress and logs come from rank 0 only.
+
 Example
 -------
 >>> import numpy as np
@@ -36,8 +49,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from .. import distributed as cd
 from .._validation import as_float_array, check_positive, check_positive_int, check_real
 from ..curvature.objective import first_line
 from .encoders import l2_of_weights
@@ -217,12 +232,36 @@ def _max_even_pairs(codes: np.ndarray) -> int:
     return 2 * max(1, min(pos, neg) // 2)   # at most half of the distinct pairs: rejection stays cheap
 
 
-def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
+def _embed(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> tuple:
+    """The embeddings of a batch: (e_a, e_p, e_n) for triplets, (e₁, e₂, y) for pairs."""
     if cfg.loss == "triplet":
         a, p, n = batch
-        return triplet_margin_loss(net.embed(a), net.embed(p), net.embed(n), margin=cfg.margin)
+        return net.embed(a), net.embed(p), net.embed(n)
     x1, x2, y = batch
     e1, e2 = net(x1, x2)
+    return e1, e2, y
+
+
+class _Embedder(nn.Module):
+    """One forward call per step for DistributedDataParallel: the batch's embeddings."""
+
+    def __init__(self, net: SiameseNetwork, cfg: TrainConfig):
+        super().__init__()
+        self.net, self.cfg = net, cfg
+
+    def forward(self, *batch):
+        return _embed(self.net, self.cfg, batch)
+
+
+def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
+    return _loss_of(net, cfg, _embed(net, cfg, batch))
+
+
+def _loss_of(net: SiameseNetwork, cfg: TrainConfig, emb: tuple) -> torch.Tensor:
+    """The batch-mean loss of the embeddings ``emb`` (from :func:`_embed`)."""
+    if cfg.loss == "triplet":
+        return triplet_margin_loss(*emb, margin=cfg.margin)
+    e1, e2, y = emb
     if cfg.loss == "contrastive":
         if net.metric != "euclidean":
             return contrastive_loss(torch.nn.functional.normalize(e1, dim=-1),
@@ -235,15 +274,44 @@ def _step_loss(net: SiameseNetwork, cfg: TrainConfig, batch: tuple) -> torch.Ten
     return notes_pair_loss(e1, e2)
 
 
+def _distributed_step(ddp: nn.Module, net: SiameseNetwork, cfg: TrainConfig, batch: tuple,
+                      n_global: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss to back-propagate on this rank, the global batch's loss) — module docstring.
+
+    k = world size; DDP averages the ranks' gradients, so each rank back-propagates k × its
+    share: for per-pair losses k·(local sum)/N, for the in-batch softmax k·L(all embeddings)
+    with the gradient flowing through this rank's rows only.
+    """
+    k = cd.world_size()
+    emb = ddp(*batch)
+    if cfg.loss == "in_batch":
+        e1, e2 = cd.all_gather_cat(emb[0]), cd.all_gather_cat(emb[1])     # (N, k_emb) each, rank order
+        loss = _loss_of(net, cfg, (e1, e2, None))                           # the same on every rank
+        return k * loss, loss.detach()
+    n_local = emb[0].shape[0]
+    if n_local:
+        local_sum = _loss_of(net, cfg, emb) * n_local
+    else:  # no rows here this step: a zero that still reaches every parameter (DDP waits for them)
+        local_sum = sum(e.sum() for e in emb[:2 if cfg.loss != "triplet" else 3]) * 0.0
+    total = cd.sum_or_raise(lambda: local_sum.detach().reshape(()), like=local_sum.detach().reshape(()),
+                            what="siamese.train's loss")
+    return local_sum * (k / n_global), total / n_global
+
+
 def _epoch_batches(data: Any, cfg: TrainConfig, rng: np.random.Generator, net: SiameseNetwork,
-                   augment: Augment | None, tgen: torch.Generator):
-    """The batches of one epoch, as tensors on the network's device (augmented if asked)."""
+                   augment: Augment | None, tgen: torch.Generator, *, rank: int = 0, world: int = 1):
+    """(batch, N) for the batches of one epoch, as tensors on the network's device (augmented
+    if asked): N is the global batch's size; with ``world`` > 1 the batch is rank ``rank``'s
+    share (rows rank, rank + world, …) of a global batch of world·batch_size drawn alike on
+    every rank.
+    """
 
     def prep(x: Any) -> Any:
         x = _to_tensor(x, net)
         return augment(x, tgen) if augment is not None and isinstance(x, torch.Tensor) else x
 
-    bs = cfg.batch_size
+    bs = cfg.batch_size * world
+    mine = slice(rank, None, world)
     if isinstance(data, PairSet):
         if cfg.loss == "triplet":
             raise ValueError("loss='triplet' needs (X, labels) to draw triplets; explicit pairs have none.")
@@ -252,16 +320,17 @@ def _epoch_batches(data: Any, cfg: TrainConfig, rng: np.random.Generator, net: S
             raise ValueError("loss='in_batch' needs positive pairs (y = 1) in the training pairs.")
         order = keep[rng.permutation(keep.size)]
         for s in range(0, order.size, bs):
-            x1, x2, y = data.take(order[s:s + bs])
-            yield prep(x1), prep(x2), torch.as_tensor(y, dtype=next(net.parameters()).dtype)
+            x1, x2, y = data.take(order[s:s + bs][mine])
+            yield (prep(x1), prep(x2), torch.as_tensor(y, dtype=next(net.parameters()).dtype)), \
+                len(order[s:s + bs])
         return
     X, codes = data
     n = cfg.pairs_per_epoch
     if cfg.loss == "triplet":
         a, p, q = sample_triplets(codes, n, rng)
         for s in range(0, n, bs):
-            sl = slice(s, s + bs)
-            yield prep(_take(X, a[sl])), prep(_take(X, p[sl])), prep(_take(X, q[sl]))
+            sl = np.arange(s, min(s + bs, n))[mine]
+            yield (prep(_take(X, a[sl])), prep(_take(X, p[sl])), prep(_take(X, q[sl]))), len(range(s, min(s + bs, n)))
         return
     if cfg.loss == "in_batch":
         raise ValueError("loss='in_batch' treats every other row as a negative; train it on explicit "
@@ -270,9 +339,11 @@ def _epoch_batches(data: Any, cfg: TrainConfig, rng: np.random.Generator, net: S
         m = min(bs, n - s)
         m += m % 2
         i, j, y = sample_pairs(codes, m, rng)     # balanced and duplicate-free within the batch
-        yield prep(_take(X, i)), prep(_take(X, j)), torch.as_tensor(y, dtype=next(net.parameters()).dtype)
+        i, j, y = i[mine], j[mine], y[mine]
+        yield (prep(_take(X, i)), prep(_take(X, j)), torch.as_tensor(y, dtype=next(net.parameters()).dtype)), m
 
 
+@cd.raises_on_every_rank("siamese.train")
 def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfig | None = None,
           augment: Augment | None = None,
           val_metric: Callable[[SiameseNetwork], float] | None = None) -> History:
@@ -293,6 +364,10 @@ def train(net: SiameseNetwork, data: Any, *, val: Any = None, config: TrainConfi
     augment : ``f(x, generator) -> x`` applied to training inputs (tensors) only.
     val_metric : a score of the network to maximize instead of the validation AUC (e.g.
         one-shot accuracy on held-out classes).
+
+    Under a process group (module docstring) every rank passes the same network, data and
+    config — checked before the first step; ``batch_size`` is then per rank (the global
+    batch is world size × ``batch_size``) and ``pairs_per_epoch`` is global.
     """
     if not isinstance(net, SiameseNetwork):
         raise TypeError(f"net must be a SiameseNetwork; got {type(net).__name__}.")
@@ -323,6 +398,9 @@ def _train(net: SiameseNetwork, data: Any, *, val: Any, config: TrainConfig | No
     data = _as_labeled(data, "data")
     validator = _Validator(_as_labeled(val, "val") if val is not None else data, cfg)
 
+    world, ddp = cd.world_size(), None
+    if world > 1:
+        ddp = _data_parallel(net, data, cfg, val=val, augment=augment, val_metric=val_metric)
     rng = as_generator(cfg.seed)
     torch.manual_seed(cfg.seed)
     tgen = torch.Generator().manual_seed(cfg.seed)
@@ -336,25 +414,32 @@ def _train(net: SiameseNetwork, data: Any, *, val: Any, config: TrainConfig | No
     start = time.perf_counter()
     out_of_time = False
     bar = tqdm(range(cfg.epochs), desc=f"siamese[{cfg.loss}]", leave=False,
-               disable=(None if cfg.progress is None else not cfg.progress))
+               disable=cd.progress_disabled(cfg.progress))
     for epoch in bar:
         net.train()
         losses: list[float] = []
-        for batch in _epoch_batches(data, cfg, rng, net, augment, tgen):
-            loss = _step_loss(net, cfg, batch)
+        for batch, n_global in _epoch_batches(data, cfg, rng, net, augment, tgen, rank=cd.rank(), world=world):
+            if ddp is None:
+                loss = value = _step_loss(net, cfg, batch)
+            else:
+                loss, value = _distributed_step(ddp, net, cfg, batch, n_global)
             if cfg.l2 > 0:
-                loss = loss + cfg.l2 * l2_of_weights(net.encoder)
-            if not torch.isfinite(loss):
+                penalty = cfg.l2 * l2_of_weights(net.encoder)
+                loss, value = loss + penalty, value + penalty.detach()
+            if not torch.isfinite(value):
                 net.load_state_dict(initial_state)
                 raise ValueError(f"the loss became non-finite at epoch {epoch}; the initial weights "
                                  "were restored. Lower lr or scale the inputs.")
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss.detach()))
-            if cfg.time_limit_s is not None and time.perf_counter() - start > cfg.time_limit_s:
-                out_of_time = True
-                break
+            losses.append(float(value.detach()))
+            if cfg.time_limit_s is not None:
+                out_of_time = time.perf_counter() - start > cfg.time_limit_s
+                if ddp is not None:
+                    out_of_time = cd.rank0_decides(out_of_time)
+                if out_of_time:
+                    break
         d_pos, d_neg, auc = validator(net)
         score = float(val_metric(net)) if val_metric is not None else auc
         row = {"epoch": epoch, "seconds": time.perf_counter() - start, "loss": float(np.mean(losses)), "d_pos": d_pos, "d_neg": d_neg,
@@ -383,7 +468,29 @@ def _train(net: SiameseNetwork, data: Any, *, val: Any, config: TrainConfig | No
             hist.stopped_early = True
             break
     bar.close()
+    del ddp  # its gradient hooks go with it
     if val is not None and hist.best_epoch >= 0:
         net.load_state_dict(best_state)
     net.eval()
     return hist
+
+
+def _data_parallel(net: SiameseNetwork, data: Any, cfg: TrainConfig, **options: Any) -> nn.Module:
+    """Check that every rank trains alike, then wrap the embedding step in DDP (rank 0's weights)."""
+    from dataclasses import asdict
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    settings = {k: v for k, v in asdict(cfg).items() if k != "progress"}
+    if isinstance(data, PairSet):
+        size, labels = len(data), torch.as_tensor(np.asarray(data.y, dtype=float))
+    else:
+        size, labels = len(data[1]), torch.as_tensor(data[1])
+    cd.agree("siamese.train", network=cd.signature(net), metric=net.metric, config=settings, data_size=size,
+             data_labels=labels, **{k: v is None for k, v in options.items()})
+    per_step = min(size, cfg.batch_size * cd.world_size()) if isinstance(data, PairSet) else cfg.pairs_per_epoch
+    if per_step < cd.world_size():
+        raise ValueError(f"siamese.train: {per_step} pairs per step cannot give each of the {cd.world_size()} "
+                         "ranks at least one; use more pairs or fewer ranks.")
+    device = next(net.parameters()).device
+    return DistributedDataParallel(_Embedder(net, cfg), device_ids=[device] if device.type == "cuda" else None)
