@@ -43,13 +43,16 @@ class OLS(InferenceMixin, LinearModel):
 
     Parameters
     ----------
-    fit_intercept : fit an unpenalised b₀ (X and y are centred internally).
+    fit_intercept : fit an unpenalised b₀ (as an explicit column of ones: centring would cost
+        digits on ill-conditioned designs such as polynomials).
     solver : "auto" | "cholesky" | "qr" | "svd" (see :mod:`curvlab.linear._solvers`).
 
     Attributes
     ----------
     coef_ : (d,) or (k, d).   intercept_ : float or (k,).   solver_ : the solver used.
     rcond_ : reciprocal condition number of the column-scaled Gram matrix.
+    refine_iter_ : steps of iterative refinement taken (0: the normal equations sufficed; see
+        :func:`curvlab.linear._solvers.solve_refined`).
     Inference (see :class:`~curvlab.linear._inference.InferenceMixin`): ``params_``
     (intercept first), ``bse_``, ``tvalues_``, ``pvalues_``, ``conf_int()``, ``scale_`` = σ̂²,
     ``rsquared_``, ``df_resid_``, ``rank_``.
@@ -73,6 +76,7 @@ class OLS(InferenceMixin, LinearModel):
         self._set_coef(sol.coef, sol.intercept, single)
         self.solver_ = sol.solver
         self.rcond_ = sol.rcond
+        self.refine_iter_ = sol.refine_iter
         if tss is None:
             if sw is None:
                 Yc = Y - Y.mean(axis=0) if self.fit_intercept else Y
@@ -81,7 +85,9 @@ class OLS(InferenceMixin, LinearModel):
                 Yc = Y - (sw @ Y) / sw.sum() if self.fit_intercept else Y
                 tss = sw @ (Yc * Yc)
         params = np.vstack([sol.intercept[None, :], sol.coef]) if self.fit_intercept else sol.coef
-        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single)
+        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single,
+                            cov_scaled=sol.cov_scaled, col_scale=sol.col_scale,
+                            ssr_scaled=sol.ssr_scaled, y_scale=sol.y_scale)
 
     # ------------------------------------------------------------------ chunked data
     def fit_chunks(self, chunks, *, chunk_size: int = 65536) -> "OLS":
