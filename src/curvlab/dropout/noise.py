@@ -23,6 +23,7 @@ Use :func:`rate_from_retain` to convert a retain probability.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -68,11 +69,14 @@ def noise_variance(rate: float) -> float:
 def rate_from_retain(p: float) -> float:
     """Convert Srivastava et al.'s retain probability p ∈ (0, 1] to curvlab's drop rate 1 − p.
 
+    The difference is taken in decimal on p's shortest representation and rounded once, so
+    the rate is the one a person reads off p (1 − 0.8 in binary is 0.19999999999999996):
+
     >>> rate_from_retain(0.8)
-    0.19999999999999996
+    0.2
     """
     p = check_in_range(p, "p", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-    return 1.0 - p
+    return float(Decimal(1) - Decimal(repr(p)))
 
 
 def sample_multipliers(rng: np.random.Generator, shape: tuple[int, ...], rate: float,

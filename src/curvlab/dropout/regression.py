@@ -162,13 +162,22 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
         return X @ self.coef_ + self.intercept_
 
     def expected_loss(self, X, y, sample_weight=None) -> float:
-        """J_R(ω, b) of (30, corrected) on (X, y): Σ s(y − b − Xω)² + σ² Σ_k ω_k² Σ_n s x_nk²."""
+        """J_R(ω, b) / Σs: the expected dropout loss (30, corrected) *per sample*.
+
+        Σ_n s_n (y_n − b − x_nᵀω)² / Σ s + σ² Σ_k ω_k² Σ_n s_n x_nk² / Σ s — the mean, like
+        scikit-learn's losses (``mean_squared_error``), so that it compares with
+        ``loss_history_`` and does not grow with N; the notes' J_R is a sum, which
+        :func:`~curvlab.dropout.expected_dropout_loss` returns.
+        """
         check_is_fitted(self)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, reset=False)
         s = np.ones(X.shape[0]) if sample_weight is None else _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not s.sum() > 0:
+            raise ValueError("sample_weight sums to zero; give at least one sample a positive weight.")
         residual = y - self.predict(X)
-        return float(s @ residual**2 + self.sigma2_ * self.coef_**2 @ dropout_energy(X, s))
+        total = float(s @ residual**2 + self.sigma2_ * self.coef_**2 @ dropout_energy(X, s))
+        return total / float(s.sum())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
