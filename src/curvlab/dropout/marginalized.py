@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_positive
+from .._validation import as_real_array, check_positive
 
 __all__ = [
     "dropout_energy",
@@ -53,12 +53,12 @@ __all__ = [
 
 
 def _check_xyw(x, y, w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = as_float_array(x, "x", ndim=(1, 2))
+    x = as_real_array(x, "x", ndim=(1, 2))
     X = x[None, :] if x.ndim == 1 else x  # (N, d)
-    w = as_float_array(w, "w", ndim=1)
+    w = as_real_array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w must have one entry per feature ({X.shape[1]}); got {w.shape[0]}.")
-    y = np.atleast_1d(as_float_array(y, "y", ndim=(0, 1)))
+    y = np.atleast_1d(as_real_array(y, "y", ndim=(0, 1)))
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of x ({X.shape[0]}); got {y.shape[0]}.")
     return X, y, w
@@ -97,9 +97,9 @@ def notes_expected_gradient(x, y, w, sigma2: float) -> np.ndarray:
 def marginalized_penalty(x, w, sigma2: float) -> float:
     """σ² Σ_k ω_k² Σ_n x_nk²: the regularizer of (30)."""
     sigma2 = check_positive(sigma2, "sigma2", strict=False)
-    x = as_float_array(x, "x", ndim=(1, 2))
+    x = as_real_array(x, "x", ndim=(1, 2))
     X = x[None, :] if x.ndim == 1 else x  # (N, d)
-    w = as_float_array(w, "w", ndim=1)
+    w = as_real_array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w must have one entry per feature ({X.shape[1]}); got {w.shape[0]}.")
     return float(sigma2 * np.sum(w**2 * dropout_energy(X)))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_positive
+from .._validation import (check_data, check_finite_role, check_positive,
+                           check_sample_weight_input)
 from ._solvers import SOLVERS
 
 __all__ = ["LinearModel"]
@@ -24,27 +24,42 @@ class LinearModel(RegressorMixin, BaseEstimator):
     # ----------------------------------------------------------- validation
     def _validate_fit(self, X, y, sample_weight, *, multi_output: bool = True,
                       return_col_sum: bool = False):
-        """X (n, d) float64, Y (n, k), sw (n,) or None, whether y was 1-D [, Xᵀ1 or None]."""
+        """X (n, d) float64, Y (n, k), sw (n,) or None, whether y was 1-D [, Xᵀ1 or None].
+
+        Every failure names the argument and the fix (complex, strings, wrong dimensions,
+        empty, mismatched rows, NaN/inf, bad weights) before scikit-learn converts the data.
+        """
+        X_arr = check_data(X, "X", ndim=2)
+        check_data(y, "y", ndim=(1, 2) if multi_output else (1,), n_rows=X_arr.shape[0])
+        sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
                              multi_output=multi_output, ensure_min_samples=1,
                              ensure_all_finite=False)
         # One pass gives the column sums (reused by the solvers) and the finiteness check.
-        col_sum = X.sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            col_sum = X.sum(axis=0)
         if not np.all(np.isfinite(col_sum)):
-            assert_all_finite(X, input_name="X")  # raises sklearn's message for NaN/inf
+            check_finite_role(X, "X")
             col_sum = None  # finite entries whose sum overflowed
-        assert_all_finite(y, input_name="y")
         y = np.asarray(y, dtype=np.float64)
+        check_finite_role(y, "y")
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y  # (n, k)
-        sw = None
-        if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-            if not np.isfinite(sw).all():
-                raise ValueError("sample_weight contains NaN or infinity; pass finite weights.")
-            if sw.sum() <= 0:
-                raise ValueError("sample_weight sums to zero; at least one weight must be positive.")
         return (X, Y, sw, single, col_sum) if return_col_sum else (X, Y, sw, single)
+
+    def _validate_predict(self, X) -> np.ndarray:
+        """X for prediction: the checks of fit, and the same number of columns as in fit."""
+        check_is_fitted(self)
+        check_data(X, "X", ndim=2)
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        except ValueError as exc:
+            if "features" in str(exc):
+                raise ValueError(f"{exc} Pass X with the same columns, in the same order, as in "
+                                 "fit.") from None
+            raise
+        check_finite_role(X, "X")
+        return X
 
     def _check_solver(self) -> str:
         if self.solver not in SOLVERS:
@@ -67,6 +82,5 @@ class LinearModel(RegressorMixin, BaseEstimator):
     # ----------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
         """Ŷ = X coef_ᵀ + intercept_ (shape (n,) or (n, k))."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validate_predict(X)
         return X @ self.coef_.T + self.intercept_

@@ -369,8 +369,8 @@ def lstsq_from_r(R: np.ndarray, p: int, n: int, *, fit_intercept: bool) -> "Lsts
     beta = scipy.linalg.solve_triangular(Rs, R_zy, check_finite=False) / D[:, None]
     Rs_inv = scipy.linalg.solve_triangular(Rs, np.eye(p), check_finite=False)
     cov_s = Rs_inv @ Rs_inv.T
-    with np.errstate(under="ignore"):
-        cov = cov_s / np.outer(D, D)
+    with np.errstate(under="ignore", over="ignore"):
+        cov = cov_s / D[:, None] / D[None, :]
     ssr = np.einsum("ij,ij->j", R_yy, R_yy)
     coef, intercept = (beta[1:], beta[0]) if fit_intercept else (beta, np.zeros(k))
     return LstsqSolution(coef, intercept, p, "qr", cov, ssr, float((np.min(diag) / np.max(diag)) ** 2),
@@ -528,8 +528,8 @@ def solve_least_squares(X: np.ndarray, Y: np.ndarray, *, fit_intercept: bool = T
             beta, cov_s, D, rank, rcond, ssr, steps, ssr_s, y_scale = out
             cov = None
             if cov_s is not None:
-                with np.errstate(under="ignore", over="ignore"):
-                    cov = cov_s / np.outer(D, D)
+                with np.errstate(under="ignore", over="ignore"):  # 1e±400 is not representable
+                    cov = cov_s / D[:, None] / D[None, :]
             coef, intercept = (beta[1:], beta[0]) if fit_intercept else (beta, np.zeros(Y.shape[1]))
             return LstsqSolution(coef, intercept, rank, "qr", cov, ssr, rcond,
                                  cov_scaled=cov_s, col_scale=D, refine_iter=steps,

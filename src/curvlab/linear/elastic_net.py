@@ -33,7 +33,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_in_range, check_positive, check_positive_int
+from .._validation import (check_data, check_finite_role, check_in_range, check_positive,
+                           check_positive_int)
 from ._base import LinearModel
 from ._cd import enet_gram_cd
 from .enet_path import alpha_max, sklearn_to_notes, solve_path_gram
@@ -189,8 +190,12 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X_arr = check_data(X, "X", ndim=2)
+        check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0])
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_all_finite=False)
         y = np.asarray(y, dtype=np.float64)
+        check_finite_role(X, "X")
+        check_finite_role(y, "y")
         n, p = X.shape
         tol = check_positive(self.tol, "tol", strict=False)
         max_iter = check_positive_int(self.max_iter, "max_iter")

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import as_real_array, check_positive_int
 from ._base import LinearModel
 from ._inference import InferenceMixin
 from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, solve_least_squares
@@ -146,8 +146,8 @@ class OLS(InferenceMixin, LinearModel):
 
     @staticmethod
     def _check_block(i: int, Xb, yb, d: int | None):
-        Xb = as_float_array(Xb, f"X block {i}", ndim=2)
-        yb = as_float_array(yb, f"y block {i}", ndim=(1, 2))
+        Xb = as_real_array(Xb, f"X block {i}", ndim=2)
+        yb = as_real_array(yb, f"y block {i}", ndim=(1, 2))
         if yb.shape[0] != Xb.shape[0]:
             raise ValueError(f"block {i}: X has {Xb.shape[0]} rows but y has {yb.shape[0]}.")
         if d is not None and Xb.shape[1] != d:
