@@ -187,8 +187,8 @@ def check_data(x, name: str, *, ndim: int | tuple[int, ...] = 2, min_rows: int =
         raise ValueError(f"{name} ({role}) must be {want}; got {arr.ndim}-D with shape "
                          f"{arr.shape}.{hint}")
     if arr.ndim >= 1 and arr.shape[0] < min_rows:
-        raise ValueError(f"{name} ({role}) has {arr.shape[0]} row(s) (shape {arr.shape}); at "
-                         f"least {min_rows} needed: pass more samples.")
+        raise ValueError(f"{name} ({role}) has {arr.shape[0]} sample(s) (shape {arr.shape}); at "
+                         f"least {min_rows} needed: pass more rows.")
     if arr.ndim == 2 and arr.shape[1] == 0 and 2 in allowed and name == "X":
         raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
                          f"is required. {name} has no columns: pass at least one feature.")
@@ -237,3 +237,12 @@ def check_sample_weight_input(sample_weight, n_rows: int) -> np.ndarray | None:
     if n_rows and not sw.sum() > 0:  # (every weight zero)
         raise ValueError("sample_weight sums to zero; give at least one sample a positive weight.")
     return sw
+
+
+def check_finite_scalar(value, name: str) -> float:
+    """Return ``value`` as a finite float, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return float(value)

@@ -88,6 +88,15 @@ def sample_multipliers(rng: np.random.Generator, shape: tuple[int, ...], rate: f
     """
     rate = check_rate(rate)
     check_kind(kind)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)); "
+                        f"got {type(rng).__name__}.")
+    try:
+        shape = tuple(int(k) for k in np.atleast_1d(shape))
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be a tuple of non-negative integers; got {shape!r}.") from None
+    if any(k < 0 for k in shape):
+        raise ValueError(f"shape must be a tuple of non-negative integers; got {shape!r}.")
     if rate == 0.0:
         return np.ones(shape)
     if kind == "bernoulli":

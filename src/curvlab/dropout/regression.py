@@ -73,7 +73,7 @@ def validate_xy(est, X, y, sample_weight, *, numeric_y: bool = True, reset: bool
     ``numeric_y=False`` (class labels, possibly strings): y is checked for shape, complex
     values and, when numeric, NaN/inf; scikit-learn then encodes the labels.
     """
-    X_arr = check_data(X, "X", ndim=2)
+    X_arr = check_data(X, "X", ndim=2, min_rows=2 if reset else 1)
     n = X_arr.shape[0]
     if numeric_y:
         check_data(y, "y", ndim=(1, 2), n_rows=n)
@@ -83,8 +83,8 @@ def validate_xy(est, X, y, sample_weight, *, numeric_y: bool = True, reset: bool
         check_not_complex(y, "y")
         y_arr = np.asarray(y)
         if y_arr.ndim not in (1, 2) or y_arr.shape[0] != n:
-            raise ValueError(f"y must hold one class label per row of X ({n} rows); got shape "
-                             f"{y_arr.shape}.")
+            raise ValueError(f"y has {y_arr.shape[0] if y_arr.ndim else 0} rows but X has {n}: "
+                             f"pass one class label per row of X (shape {y_arr.shape}).")
         if y_arr.dtype.kind in "fc":
             check_finite_role(y_arr, "y")
     sw = check_sample_weight_input(sample_weight, n)
@@ -110,7 +110,24 @@ def validate_predict_x(est, X) -> np.ndarray:
     return X
 
 
-class _RollbackFit:
+class _CheckedScore:
+    """scikit-learn's ``score`` with X, y and sample_weight checked like ``fit``'s."""
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """The mixin's score (R² or accuracy) after the checks of :func:`validate_xy`."""
+        X_arr = check_data(X, "X", ndim=2)
+        check_not_complex(y, "y")
+        y_arr = np.asarray(y)
+        if y_arr.ndim not in (1, 2) or y_arr.shape[0] != X_arr.shape[0]:
+            raise ValueError(f"y has {y_arr.shape[0] if y_arr.ndim else 0} rows but X has "
+                             f"{X_arr.shape[0]}: pass one target per row of X.")
+        if y_arr.dtype.kind in "fc":
+            check_finite_role(y_arr, "y")
+        sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
+        return super().score(X, y, sample_weight=sw)
+
+
+class _RollbackFit(_CheckedScore):
     """``fit`` that calls ``_fit`` and, on any error, leaves the estimator exactly as it was."""
 
     def fit(self, X, y, sample_weight=None):

@@ -42,8 +42,9 @@ from tqdm.auto import tqdm
 
 from sklearn.exceptions import ConvergenceWarning
 
-from .marginalized import fit_marginalized
-from .noise import Kind, sample_multipliers
+from .._validation import check_positive, check_positive_int
+from .marginalized import check_fit_inputs, fit_marginalized
+from .noise import Kind, check_kind, check_rate, sample_multipliers
 
 __all__ = ["SampledResult", "fit_sampled"]
 
@@ -109,16 +110,30 @@ def fit_sampled(X: np.ndarray, y: np.ndarray, rate: float, *, kind: Kind = "bern
                 check_convergence: bool = True) -> SampledResult:
     """Minibatch SGD on the sampled dropout loss (module docstring). Returns a :class:`SampledResult`.
 
-    Inputs are assumed validated (X (N, d) finite, y (N,), sample_weight (N,) ≥ 0 or None).
+    X (N, d) finite, y (N,), sample_weight (N,) ≥ 0 or None; each argument is checked.
     Same ``seed`` ⇒ same result. ``progress=None`` shows a bar only on a terminal.
     ``callback(epoch, coef, intercept)`` is called after each epoch with the reported
     weights; returning True stops training there (the histories are cut to the epochs run).
     Raises ``FloatingPointError`` when SGD diverges; warns ``ConvergenceWarning`` when all
     ``epochs`` ran and the result is still far from the limit (``check_convergence``).
     """
+    X, y, sample_weight = check_fit_inputs(X, y, sample_weight)
+    rate = check_rate(rate)
+    check_kind(kind)
+    if loss not in _CURVATURE:
+        raise ValueError(f"loss must be one of {tuple(_CURVATURE)}; got {loss!r}.")
+    if lr_schedule not in ("constant", "invscaling"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'invscaling'; got {lr_schedule!r}.")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    power_t = check_positive(power_t, "power_t", strict=False)
+    if not (isinstance(lr, str) and lr == "auto"):
+        if isinstance(lr, str):
+            raise ValueError(f"lr must be a positive number or 'auto'; got {lr!r}.")
+        lr = check_positive(lr, "lr")
     rng = np.random.default_rng(seed)
     N, d = X.shape
-    s = np.ones(N) if sample_weight is None else np.asarray(sample_weight, float)
+    s = np.ones(N) if sample_weight is None else sample_weight
     sigma2 = rate / (1.0 - rate)
     lr0 = auto_lr(X, sigma2, loss) if isinstance(lr, str) else float(lr)
     batch_size = min(batch_size, N)

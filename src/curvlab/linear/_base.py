@@ -29,7 +29,7 @@ class LinearModel(RegressorMixin, BaseEstimator):
         Every failure names the argument and the fix (complex, strings, wrong dimensions,
         empty, mismatched rows, NaN/inf, bad weights) before scikit-learn converts the data.
         """
-        X_arr = check_data(X, "X", ndim=2)
+        X_arr = check_data(X, "X", ndim=2, min_rows=2)
         check_data(y, "y", ndim=(1, 2) if multi_output else (1,), n_rows=X_arr.shape[0])
         sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
@@ -78,6 +78,13 @@ class LinearModel(RegressorMixin, BaseEstimator):
         else:
             self.coef_ = coef.T.copy()
             self.intercept_ = intercept.copy()
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R² of the prediction (scikit-learn's ``score``), with the inputs checked like ``fit``'s."""
+        X_arr = check_data(X, "X", ndim=2)
+        y_arr = check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0], finite=True)
+        sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
+        return super().score(X, y_arr, sample_weight=sw)
 
     # ----------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:

@@ -115,6 +115,7 @@ class AR1(Covariance):
         check_in_range(self.rho, "rho", -1.0, 1.0, low_inclusive=False, high_inclusive=False)
 
     def whiten(self, A: np.ndarray) -> np.ndarray:
+        A = as_real_array(A, "A", ndim=(1, 2))
         rho = float(self.rho)
         out = np.empty_like(A, dtype=np.float64)
         out[0] = A[0]

@@ -33,8 +33,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import (check_data, check_finite_role, check_in_range, check_positive,
-                           check_positive_int)
+from .._validation import (as_real_array, check_data, check_finite_role, check_finite_scalar,
+                           check_in_range, check_not_complex, check_positive, check_positive_int,
+                           check_sample_weight_input)
 from ._base import LinearModel
 from ._cd import enet_gram_cd
 from .enet_path import alpha_max, sklearn_to_notes, solve_path_gram
@@ -44,8 +45,21 @@ __all__ = ["ElasticNet", "ElasticNetCV", "enet_objective"]
 
 def enet_objective(X, y, coef, intercept, lam1: float, lam2: float, sample_weight=None) -> float:
     """The notes' F(β) = Σ wᵢ(yᵢ − b₀ − xᵢᵀβ)² + λ₁‖β‖² + λ₂‖β‖₁ (wᵢ = 1 by default)."""
-    r = np.asarray(y, float) - np.asarray(X, float) @ coef - intercept
-    w = np.ones_like(r) if sample_weight is None else np.asarray(sample_weight, float)
+    X = as_real_array(X, "X", ndim=2)
+    y = as_real_array(y, "y", ndim=1)
+    coef = as_real_array(coef, "coef", ndim=1)
+    check_not_complex(intercept, "intercept")
+    intercept = check_finite_scalar(intercept, "intercept")
+    lam1 = check_positive(lam1, "lam1", strict=False)
+    lam2 = check_positive(lam2, "lam2", strict=False)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
+    if coef.shape[0] != X.shape[1]:
+        raise ValueError(f"coef must have one entry per column of X ({X.shape[1]}); got "
+                         f"{coef.shape[0]}.")
+    w = check_sample_weight_input(sample_weight, X.shape[0])
+    r = y - X @ coef - intercept
+    w = np.ones_like(r) if w is None else w
     return float(w @ (r * r) + lam1 * coef @ coef + lam2 * np.abs(coef).sum())
 
 
@@ -190,7 +204,7 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
-        X_arr = check_data(X, "X", ndim=2)
+        X_arr = check_data(X, "X", ndim=2, min_rows=2)
         check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0])
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_all_finite=False)
         y = np.asarray(y, dtype=np.float64)

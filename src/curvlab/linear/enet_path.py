@@ -45,6 +45,7 @@ def sklearn_to_notes(alpha: float, l1_ratio: float, n_samples: int) -> tuple[flo
     """
     alpha = check_positive(alpha, "alpha", strict=False)
     l1_ratio = check_in_range(l1_ratio, "l1_ratio", 0.0, 1.0, high_inclusive=True)
+    n_samples = check_positive_int(n_samples, "n_samples")
     return n_samples * alpha * (1.0 - l1_ratio), 2.0 * n_samples * alpha * l1_ratio
 
 
@@ -56,6 +57,7 @@ def notes_to_sklearn(lam1: float, lam2: float, n_samples: int) -> tuple[float, f
     """
     lam1 = check_positive(lam1, "lam1", strict=False)
     lam2 = check_positive(lam2, "lam2", strict=False)
+    n_samples = check_positive_int(n_samples, "n_samples")
     total = lam1 + lam2 / 2.0
     if total == 0.0:
         return 0.0, 1.0
