@@ -246,3 +246,10 @@ def check_finite_scalar(value, name: str) -> float:
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value!r}.")
     return float(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a bool (Python or numpy), else raise naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import (check_data, check_finite_role, check_not_complex, check_positive,
+from .._validation import (check_bool, check_data, check_finite_role, check_not_complex, check_positive,
                            check_positive_int, check_sample_weight_input)
 from .marginalized import dropout_energy, fit_marginalized
 from .noise import check_kind, check_rate
@@ -53,6 +53,8 @@ SCHEDULES = ("constant", "invscaling")
 
 def check_sgd_params(est) -> float | str:
     """Validate the parameters shared by the sampled solvers; returns the checked ``lr``."""
+    check_bool(est.fit_intercept, "fit_intercept")
+    check_bool(est.average, "average")
     if est.solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}; got {est.solver!r}.")
     check_positive_int(est.max_iter, "max_iter")

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import (check_data, check_finite_role, check_positive,
+from .._validation import (check_bool, check_data, check_finite_role, check_positive,
                            check_sample_weight_input)
 from ._solvers import SOLVERS
 
@@ -29,6 +29,7 @@ class LinearModel(RegressorMixin, BaseEstimator):
         Every failure names the argument and the fix (complex, strings, wrong dimensions,
         empty, mismatched rows, NaN/inf, bad weights) before scikit-learn converts the data.
         """
+        self._check_flags()
         X_arr = check_data(X, "X", ndim=2, min_rows=2)
         check_data(y, "y", ndim=(1, 2) if multi_output else (1,), n_rows=X_arr.shape[0])
         sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
@@ -46,6 +47,12 @@ class LinearModel(RegressorMixin, BaseEstimator):
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y  # (n, k)
         return (X, Y, sw, single, col_sum) if return_col_sum else (X, Y, sw, single)
+
+    def _check_flags(self) -> None:
+        """The boolean parameters (fit_intercept, screening, warm_start) must be booleans."""
+        for flag in ("fit_intercept", "screening", "warm_start"):
+            if hasattr(self, flag):
+                check_bool(getattr(self, flag), flag)
 
     def _validate_predict(self, X) -> np.ndarray:
         """X for prediction: the checks of fit, and the same number of columns as in fit."""

@@ -204,6 +204,7 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
+        self._check_flags()
         X_arr = check_data(X, "X", ndim=2, min_rows=2)
         check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0])
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_all_finite=False)
@@ -213,7 +214,7 @@ class ElasticNetCV(LinearModel):
         n, p = X.shape
         tol = check_positive(self.tol, "tol", strict=False)
         max_iter = check_positive_int(self.max_iter, "max_iter")
-        l1_ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        l1_ratios = np.atleast_1d(as_real_array(self.l1_ratio, "l1_ratio", ndim=(0, 1)))
         for r in l1_ratios:
             check_in_range(float(r), "l1_ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
         G, Q, yy, x_mean, y_mean = _centered_gram(X, y[:, None], None, self.fit_intercept)
@@ -227,7 +228,7 @@ class ElasticNetCV(LinearModel):
                              else np.full(n_alphas, np.finfo(float).eps))
             alphas = np.array(grids)  # (n_l1, n_alphas)
         else:
-            a = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+            a = np.sort(as_real_array(self.alphas, "alphas", ndim=(0, 1)).ravel())[::-1]
             if a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
                 raise ValueError("alphas must be a non-empty list of finite values >= 0.")
             alphas = np.tile(a, (len(l1_ratios), 1))

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from .._validation import as_real_array, check_positive_int
 from ._base import LinearModel
 from ._inference import InferenceMixin
-from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, solve_least_squares
+from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, lstsq_from_r, solve_least_squares
 
 __all__ = ["OLS"]
 
@@ -201,18 +201,6 @@ class OLS(InferenceMixin, LinearModel):
         p = R.shape[1] - k
         if R.shape[0] < p + k:  # fewer rows than columns overall
             raise ValueError(f"need at least {p + k} rows for the chunked fit; got {n}.")
-        R_zz, R_zy = R[:p, :p], R[:p, p:]
         # [1 X] = Q R_zz  ⇒  β = R_zz⁻¹ R_zy; the residual norm is the trailing block.
-        D = np.sqrt(np.einsum("ij,ij->j", R_zz, R_zz))
-        diag = np.abs(np.diag(R_zz)) / np.where(D > 0, D, 1.0)
-        if np.any(diag <= max(n, p) * np.finfo(float).eps):
-            raise ValueError("the chunked design is rank deficient; drop collinear columns "
-                             "(or load the data and use fit(), which returns the minimum-norm solution).")
-        beta = scipy.linalg.solve_triangular(R_zz, R_zy, check_finite=False)
-        R_inv = scipy.linalg.solve_triangular(R_zz, np.eye(p), check_finite=False)
-        cov = R_inv @ R_inv.T
-        R_yy = R[p:p + k, p:]
-        ssr = np.einsum("ij,ij->j", R_yy, R_yy)
-        coef, intercept = (beta[1:], beta[0]) if self.fit_intercept else (beta, np.zeros(k))
-        sol = LstsqSolution(coef, intercept, p, "qr", cov, ssr, float(np.min(diag) ** 2))
+        sol = lstsq_from_r(R[:p + k], p, n, fit_intercept=self.fit_intercept)
         return dict(sol=sol, n=n, d=d, single=single, yy=yy, y_sum_all=y_sum)
