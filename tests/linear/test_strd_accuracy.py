@@ -175,3 +175,9 @@ def test_auto_keeps_the_normal_equations_on_large_well_conditioned_data():
     X[:, 1] = X[:, 0] + 1e-7 * X[:, 1]
     sol = solve_least_squares(X, y[:, None])
     assert sol.solver == "qr" and sol.refine_iter >= 1
+    # reference: statsmodels (pinv) — agreement within what κ ≈ 1e7 allows either solver
+    Z = np.column_stack([np.ones(len(y)), X])
+    ref = sm.OLS(y, Z).fit()
+    np.testing.assert_allclose(sol.coef[:, 0], ref.params[1:], rtol=1e-6)
+    bse = np.sqrt(sol.ssr[0] / (len(y) - 10) * np.diag(sol.cov_unscaled))
+    np.testing.assert_allclose(bse, ref.bse, rtol=1e-6)
