@@ -9,7 +9,8 @@ NIST by ``tests/linear/test_strd_data.py``), X is built in float64 as a user bui
 * curvlab ``OLS()`` (default solver "auto"),
 * statsmodels ``OLS(y, add_constant(X)).fit()`` (pinv, its default),
 * ``numpy.linalg.lstsq([1 X], y)``, standard errors from ``numpy.linalg.pinv``,
-* Householder QR of [1 X] (``scipy.linalg.qr``, economic), β = R⁻¹Qᵀy, (ZᵀZ)⁻¹ = R⁻¹R⁻ᵀ.
+* Householder QR of [1 X] (``scipy.linalg.qr``, economic), β = R⁻¹Qᵀy, (ZᵀZ)⁻¹ = R⁻¹R⁻ᵀ,
+* and the bound: the same float64 problem solved exactly in 60-digit arithmetic (mpmath).
 
 The score is NIST's LRE (log relative error = number of correct significant digits, capped
 at 15; for a certified 0 the absolute error), the minimum over the coefficients and over the
@@ -69,8 +70,24 @@ def fit_qr(s):
     return _inference(Z, s.y, beta, R_inv @ R_inv.T)
 
 
+def fit_exact(s):
+    """The bound: the float64 problem solved exactly (mpmath, 60 digits)."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        Z = mp.matrix([[mp.mpf(float(v)) for v in row] for row in _design(s)])
+        y = mp.matrix([mp.mpf(float(v)) for v in s.y])
+        G = Z.T * Z
+        beta = mp.lu_solve(G, Z.T * y)
+        r = y - Z * beta
+        C = mp.inverse(G)
+        s2 = sum(v**2 for v in r) / (Z.rows - Z.cols)
+        return (np.array([float(v) for v in beta]),
+                np.array([float(mp.sqrt(s2 * C[j, j])) for j in range(Z.cols)]))
+
+
 PEERS = {"curvlab": fit_curvlab, "statsmodels": fit_statsmodels, "lstsq": fit_lstsq,
-         "QR": fit_qr}
+         "QR": fit_qr, "bound (exact, float64 data)": fit_exact}
 
 
 def table() -> dict[str, dict[str, tuple[float, float]]]:

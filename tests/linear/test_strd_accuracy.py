@@ -181,3 +181,20 @@ def test_auto_keeps_the_normal_equations_on_large_well_conditioned_data():
     np.testing.assert_allclose(sol.coef[:, 0], ref.params[1:], rtol=1e-6)
     bse = np.sqrt(sol.ssr[0] / (len(y) - 10) * np.diag(sol.cov_unscaled))
     np.testing.assert_allclose(bse, ref.bse, rtol=1e-6)
+
+
+def test_ridge_survives_extreme_scale():
+    # reference: OLS on the unscaled data — α = 2 is negligible against ‖X·2^600‖², so ridge
+    # must return the OLS coefficients / 2^600 (not 0, and without an overflow warning)
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(30, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=30)
+    from curvlab.linear import Ridge
+
+    base = Ridge(alpha=2.0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = Ridge(alpha=2.0).fit(X * 2.0**600, y)
+    ols = OLS().fit(X, y)
+    np.testing.assert_allclose(m.coef_ * 2.0**600, ols.coef_, rtol=1e-10)
+    assert not np.allclose(base.coef_, ols.coef_, rtol=1e-6)

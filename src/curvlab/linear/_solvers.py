@@ -5,22 +5,23 @@ eqs. (14) and (17), whose minimisers are the closed forms
 
     β̂ = (XᵀX)⁻¹XᵀY              (16)        β̂_ridge = (XᵀX + αI)⁻¹XᵀY      (19)
 
-(with X, Y centred when an unpenalised intercept b₀ is fitted). Solving (16) literally —
-forming XᵀX and inverting it — squares the condition number κ(X): on the Longley data
-(κ ≈ 10⁸ after centring) that leaves ~0 correct digits. So:
+(b₀ an explicit column of ones in Z = [1 X] for least squares; X, Y centred for ridge).
+Solving (16) literally — forming XᵀX and inverting it — squares the condition number
+κ(X): on the Longley data (κ ≈ 10⁸ after centring) that leaves ~0 correct digits. So:
 
 ``"cholesky"``  the normal equations, but with column scaling (Jacobi preconditioning,
                  van der Sluis 1969): G = D⁻¹[1 X]ᵀ[1 X]D⁻¹, D = column norms. One BLAS
                  ``syrk`` over the data — the cost floor of any normal-equations solver.
                  Relative error ~ κ(XD⁻¹)²·ε.
-``"qr"``         Householder QR with column pivoting of the centred, column-scaled X
-                 (Golub 1965). Relative error ~ κ·ε (+ κ²·ε·‖r‖/‖Y‖).
+``"qr"``         Householder QR with column pivoting of the equilibrated [1 X] (Golub 1965)
+                 and iterative refinement (below): the exact least-squares solution of the
+                 float64 data whenever κ·ε < 1.
 ``"svd"``        SVD of the centred, column-scaled X; the most robust, and the one that
                  yields the minimum-norm solution on rank-deficient designs.
-``"auto"``       Cholesky when the scaled Gram matrix is well conditioned (its reciprocal
-                 condition number, estimated by LAPACK ``dpocon`` in O(d²), is ≥
-                 ``AUTO_RCOND``, i.e. κ(XD⁻¹)² ≤ 10⁶, so the normal equations lose at most
-                 six of sixteen digits), QR otherwise.
+``"auto"``       the refined QR for small problems; for large ones Cholesky when the scaled
+                 Gram matrix is well conditioned (its reciprocal condition number, estimated
+                 by LAPACK ``dpocon`` in O(d²), says ≥ 13 correct digits: ε·κ ≤
+                 ``REFINE_TOL``), the corrected semi-normal equations otherwise (below).
 
 A design whose (scaled) rank is below its number of columns triggers a
 :class:`RankDeficiencyWarning` and the minimum-norm solution β = X⁺Y, like
@@ -631,9 +632,11 @@ def solve_ridge(X: np.ndarray, Y: np.ndarray, alpha: float, *, fit_intercept: bo
     rcond = float("nan")
     if solver in ("auto", "cholesky") and alpha > 0:
         # β = (XᵀX + αI)⁻¹ XᵀY   (19)
-        G = Xc.T @ Xc
+        with np.errstate(over="ignore", invalid="ignore"):  # X·1e200: not representable
+            G = Xc.T @ Xc
         G[np.diag_indices_from(G)] += alpha
-        c, info = lapack.dpotrf(G, lower=0, clean=1)
+        c, info = (lapack.dpotrf(G, lower=0, clean=1) if np.all(np.isfinite(G))
+                   else (None, 1))
         if info == 0:
             rcond = _rcond_chol(G, c)
             if solver == "cholesky" or rcond >= AUTO_RCOND:
@@ -649,7 +652,9 @@ def solve_ridge(X: np.ndarray, Y: np.ndarray, alpha: float, *, fit_intercept: bo
             return solve_least_squares(X, Y, fit_intercept=fit_intercept, solver=solver,
                                        sample_weight=sample_weight, want_cov=False)
         U, s, Vt = scipy.linalg.svd(Xc, full_matrices=False, check_finite=False)
-        beta = (Vt.T * (s / (s**2 + alpha))) @ (U.T @ Yc)  # V diag(s/(s²+α)) UᵀY
+        with np.errstate(divide="ignore", over="ignore"):
+            shrink = 1.0 / (s + alpha / s)  # = s/(s² + α), without overflow for s ~ 1e200
+        beta = (Vt.T * shrink) @ (U.T @ Yc)  # V diag(s/(s²+α)) UᵀY
         used = "svd"
     R = Yc - Xc @ beta
     ssr = np.einsum("ij,ij->j", R, R)
