@@ -53,8 +53,9 @@ centring a column of x¹⁰ already loses the digits of Filip's problem):
 4. *Standard errors from the same factorization*: (ZsᵀZs)⁻¹ is the x-part of the same
    augmented system with right-hand side [0; −I], refined the same way.
 
-``"auto"`` and ``"qr"`` take it for small problems (n·p ≤ ``SMALL_WORK``, where it costs a
-few milliseconds). Large designs keep the one-``syrk`` Cholesky path unless its condition
+``"auto"`` and ``"qr"`` take it for small problems (n·p ≤ ``SMALL_WORK``, where it costs at
+most a few tens of milliseconds; step 4 only when n·p² ≤ ``SMALL_COV_WORK``, else (ZsᵀZs)⁻¹ =
+R⁻¹R⁻ᵀ, relative accuracy ~κε). Large designs keep the one-``syrk`` Cholesky path unless its condition
 estimate predicts fewer than 13 correct digits (ε·κ₁(Gs) > ``REFINE_TOL``); then
 :func:`solve_csne` (QR's R, corrected semi-normal equations with float64 residuals: the
 accuracy of a backward-stable QR solve at about the cost of numpy.linalg.lstsq), since the
@@ -77,9 +78,12 @@ __all__ = ["AUTO_RCOND", "RankDeficiencyWarning", "LstsqSolution", "SOLVERS",
 SOLVERS = ("auto", "cholesky", "qr", "svd")
 AUTO_RCOND = 1e-6  # fit_chunks takes the normal equations only when rcond(scaled Gram) ≥ this
 # auto (in memory) refines when ε·κ₁(scaled Gram) > REFINE_TOL, i.e. when the normal equations
-# may leave fewer than 13 correct digits; and always when n·p ≤ SMALL_WORK (a few ms).
+# may leave fewer than 13 correct digits; and always when n·p ≤ SMALL_WORK (≲ 30 ms of
+# doubled-precision refinement). (ZᵀZ)⁻¹ is refined too when n·p² ≤ SMALL_COV_WORK (≲ 0.1 s;
+# its p right-hand sides make it the costly part: 1.6 s at n = 1300, p = 100).
 REFINE_TOL = 1e-13
-SMALL_WORK = 2**20
+SMALL_WORK = 2**17
+SMALL_COV_WORK = 2**16
 _EPS = np.finfo(np.float64).eps
 _EXT_BLOCK = 65536  # elements per block of the doubled-precision Zᵀr
 
@@ -540,8 +544,8 @@ def solve_least_squares(X: np.ndarray, Y: np.ndarray, *, fit_intercept: bool = T
         if fit_intercept:
             Z = np.hstack([np.ones((n, 1)) if sqrt_w is None else sqrt_w, Z])  # (n, p) = [1 X]
         Yw = Y if sqrt_w is None else Y * sqrt_w
-        out = (solve_refined(Z, Yw, want_cov=want_cov) if small
-               else solve_csne(Z, Yw, want_cov=want_cov))
+        out = (solve_refined(Z, Yw, want_cov=want_cov, refine_cov=n * p * p <= SMALL_COV_WORK)
+               if small else solve_csne(Z, Yw, want_cov=want_cov))
         if out is None and not small:  # rank doubtful: the pivoted QR decides
             out = solve_refined(Z, Yw, want_cov=want_cov, refine_cov=False)
         if out is not None:
