@@ -198,3 +198,17 @@ def test_ridge_survives_extreme_scale():
     ols = OLS().fit(X, y)
     np.testing.assert_allclose(m.coef_ * 2.0**600, ols.coef_, rtol=1e-10)
     assert not np.allclose(base.coef_, ols.coef_, rtol=1e-6)
+
+
+def test_failed_refit_leaves_the_estimator_as_it_was():
+    # reference: the estimator's own state before the failing call (same objects, not copies)
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    m = OLS().fit(X, y)
+    coef, state = m.coef_, dict(m.__dict__)
+    X_bad = rng.normal(size=(20, 4))
+    X_bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="X .*NaN"):
+        m.fit(X_bad, y)
+    assert m.coef_ is coef and m.n_features_in_ == 3
+    assert m.__dict__.keys() == state.keys() and all(m.__dict__[k] is state[k] for k in state)

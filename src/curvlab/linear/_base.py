@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -13,8 +15,38 @@ from ._solvers import SOLVERS
 __all__ = ["LinearModel"]
 
 
+def _rollback_on_error(method):
+    """Wrap a fitting method so that on any error the estimator is left exactly as it was
+    (a refit that fails half-way must not leave n_features_in_ of the new data beside the
+    coefficients of the old)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        state = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    wrapper._rollback = True
+    return wrapper
+
+
 class LinearModel(RegressorMixin, BaseEstimator):
-    """Base: ``predict(X) = X coef_ᵀ + intercept_``; subclasses implement ``fit``."""
+    """Base: ``predict(X) = X coef_ᵀ + intercept_``; subclasses implement ``fit``.
+
+    Every ``fit`` / ``fit_chunks`` a subclass defines leaves the estimator unchanged when it
+    raises.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "fit_chunks"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_rollback", False):
+                setattr(cls, name, _rollback_on_error(method))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
