@@ -39,7 +39,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import as_real_array, check_positive, check_positive_int
+from .._validation import (as_real_array, check_finite_scalar, check_not_complex, check_positive,
+                           check_positive_int, check_sample_weight_input)
 from .noise import check_kind, check_rate
 from .regression import _RollbackFit, check_sgd_params, validate_predict_x, validate_xy
 from .sampled import fit_sampled
@@ -62,14 +63,17 @@ def _check_glm(X, y, beta, b, sample_weight):
         raise ValueError(f"beta must have one entry per column of X ({X.shape[1]}); got {beta.shape[0]}.")
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
-    s = np.ones(X.shape[0]) if sample_weight is None else as_real_array(sample_weight, "sample_weight", ndim=1)
-    return X, y, beta, float(b), s
+    s = check_sample_weight_input(sample_weight, X.shape[0])
+    s = np.ones(X.shape[0]) if s is None else s
+    check_not_complex(b, "b")
+    return X, y, beta, check_finite_scalar(b, "b"), s
 
 
 def quadratic_dropout_penalty(X, beta, sigma2: float, b: float = 0.0, sample_weight=None) -> float:
     """R^q(β) = (σ²/2) Σ_n s_n p_n(1 − p_n) Σ_j x_nj² β_j²  (Wager, Wang & Liang 2013)."""
     sigma2 = check_positive(sigma2, "sigma2", strict=False)
-    X, _, beta, b, s = _check_glm(X, np.zeros(np.shape(X)[0]), beta, b, sample_weight)
+    X = as_real_array(X, "X", ndim=2)
+    X, _, beta, b, s = _check_glm(X, np.zeros(X.shape[0]), beta, b, sample_weight)
     p = _sigmoid(X @ beta + b)
     return float(0.5 * sigma2 * np.sum(s * p * (1 - p) * ((X**2) @ beta**2)))
 

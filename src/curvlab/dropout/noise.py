@@ -93,7 +93,7 @@ def sample_multipliers(rng: np.random.Generator, shape: tuple[int, ...], rate: f
                         f"got {type(rng).__name__}.")
     try:
         shape = tuple(int(k) for k in np.atleast_1d(shape))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"shape must be a tuple of non-negative integers; got {shape!r}.") from None
     if any(k < 0 for k in shape):
         raise ValueError(f"shape must be a tuple of non-negative integers; got {shape!r}.")
