@@ -126,3 +126,150 @@ def check_real(x, name: str) -> None:
     if complex_:
         raise TypeError(f"{name} must be real; got complex values (dtype {dtype}). Pass {name}.real "
                         "if the imaginary part is round-off, or split the problem into real and imaginary parts.")
+
+
+# ------------------------------------------------------------------------------------------
+# Data checks for the estimators (linear, dropout): run *before* scikit-learn's
+# ``validate_data`` so that each failure names the argument's role and the fix, while the
+# phrases scikit-learn's own estimator checks look for ("Complex data not supported",
+# "Reshape your data", "0 feature(s)") stay in the message.
+_ROLES = {"X": "the design matrix, one row per sample", "y": "the targets, one per row of X"}
+
+
+def check_not_complex(x, name: str) -> None:
+    """Raise if ``x`` holds complex numbers: converting to float would drop the imaginary part."""
+    if isinstance(x, (complex, np.complexfloating)):
+        arr = np.asarray(x)
+    elif hasattr(x, "dtype") and not isinstance(x, np.ndarray):  # DataFrame, tensors, …
+        arr = np.asarray(x) if getattr(x.dtype, "kind", "O") in "cO" else None
+    else:
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError):
+            return  # not array-like: the numeric conversion that follows raises
+    if arr is not None and (arr.dtype.kind == "c" or (
+            arr.dtype == object and arr.size
+            and any(isinstance(v, (complex, np.complexfloating)) for v in arr.ravel()[:1000]))):
+        raise ValueError(
+            f"Complex data not supported: {name} has complex values, and converting them to "
+            f"float would silently drop the imaginary part. Pass real data: {name}.real if the "
+            f"imaginary part is round-off, or the real and imaginary parts as separate columns."
+        )
+
+
+def as_real_array(x, name: str, **kwargs) -> np.ndarray:
+    """:func:`as_float_array` that refuses complex input instead of discarding its imaginary part."""
+    check_not_complex(x, name)
+    return as_float_array(x, name, **kwargs)
+
+
+def check_data(x, name: str, *, ndim: int | tuple[int, ...] = 2, min_rows: int = 1,
+               n_rows: int | None = None, finite: bool = False):
+    """Check an estimator's data argument; return it as an array (not copied, not converted).
+
+    Raises ValueError / TypeError naming ``name`` for: complex values, non-numeric values
+    (strings), the wrong number of dimensions, fewer than ``min_rows`` rows, zero columns, a
+    row count different from ``n_rows`` (the rows of X), and, with ``finite``, NaN or inf.
+    Sparse matrices pass through (scikit-learn's validation handles them).
+    """
+    import scipy.sparse
+
+    if scipy.sparse.issparse(x):
+        return x
+    role = _ROLES.get(name, name)
+    if x is None:
+        raise ValueError(f"{name} ({role}) is None: this estimator requires {name} to be passed, "
+                         f"but the target {name} is None." if name == "y" else
+                         f"{name} ({role}) is None; pass an array.")
+    check_not_complex(x, name)
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} ({role}) must be a rectangular array of numbers; got {exc}.") from None
+    if arr.dtype.kind in "USOVMm" and arr.size:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"{name} ({role}) must be numeric; converting it to float failed ({exc}). Encode "
+                f"text or categorical columns as numbers first (e.g. sklearn.preprocessing."
+                f"OneHotEncoder) and pass a float array."
+            ) from None
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        hint = ""
+        if arr.ndim == 1 and 2 in allowed:
+            hint = (" Reshape your data either using array.reshape(-1, 1) if it has a single "
+                    "feature or array.reshape(1, -1) if it contains a single sample.")
+        elif arr.ndim > max(allowed):
+            hint = f" Flatten the trailing axes (e.g. {name}.reshape(len({name}), -1))."
+        raise ValueError(f"{name} ({role}) must be {want}; got {arr.ndim}-D with shape "
+                         f"{arr.shape}.{hint}")
+    if arr.ndim >= 1 and arr.shape[0] < min_rows:
+        raise ValueError(f"{name} ({role}) has {arr.shape[0]} sample(s) (shape {arr.shape}); at "
+                         f"least {min_rows} needed: pass more rows.")
+    if arr.ndim == 2 and arr.shape[1] == 0 and 2 in allowed and name == "X":
+        raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+                         f"is required. {name} has no columns: pass at least one feature.")
+    if n_rows is not None and arr.ndim >= 1 and arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n_rows}: pass one entry of "
+                         f"{name} per row of X (found inconsistent numbers of samples).")
+    if finite and arr.dtype.kind in "fiub":
+        check_finite_role(arr, name)
+    return arr
+
+
+def check_finite_role(arr: np.ndarray, name: str) -> None:
+    """NaN / inf in ``arr`` → ValueError naming the role, the first position and the remedy."""
+    finite = np.isfinite(arr)
+    if finite.all():
+        return
+    bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+    what = "NaN" if np.isnan(arr[bad]) else "infinity"
+    raise ValueError(
+        f"{name} ({_ROLES.get(name, name)}) contains {what} (first at index {bad}). Remove or "
+        f"impute the missing or non-finite values (e.g. sklearn.impute.SimpleImputer) before "
+        f"fitting; estimators here do not accept NaN or inf."
+    )
+
+
+def check_sample_weight_input(sample_weight, n_rows: int) -> np.ndarray | None:
+    """Return sample_weight as a (n,) float64 array of finite, non-negative weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    check_not_complex(sample_weight, "sample_weight")
+    if np.isscalar(sample_weight) and not isinstance(sample_weight, (str, bytes)):
+        sample_weight = np.full(n_rows, sample_weight, dtype=float)
+    try:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"sample_weight must be an array of non-negative numbers; got "
+                        f"{type(sample_weight).__name__} ({exc}).") from None
+    if sw.ndim != 1 or sw.shape[0] != n_rows:
+        raise ValueError(f"sample_weight must have one weight per row of X, shape ({n_rows},); got "
+                         f"shape {sw.shape}.")
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity; pass finite weights (0 drops a row).")
+    if (sw < 0).any():
+        raise ValueError(f"sample_weight must be non-negative; got {sw[sw < 0][0]!r} at index "
+                         f"{int(np.argmax(sw < 0))}. Use 0 to drop a row.")
+    if n_rows and not sw.sum() > 0:  # (every weight zero)
+        raise ValueError("sample_weight sums to zero; give at least one sample a positive weight.")
+    return sw
+
+
+def check_finite_scalar(value, name: str) -> float:
+    """Return ``value`` as a finite float, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return float(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a bool (Python or numpy), else raise naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)

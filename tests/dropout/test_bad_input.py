@@ -102,3 +102,10 @@ def test_failed_refit_leaves_fitted_model_unchanged():
         m.fit(np.column_stack([X, X]) * 100, y)      # new width, diverging SGD
     np.testing.assert_array_equal(m.coef_, before[0])
     assert (m.intercept_, m.n_features_in_) == before[1:]
+
+
+def test_rate_from_retain_reads_like_the_decimal():
+    # reference: decimal arithmetic, 1 − 0.8 = 0.2 (binary 1 − 0.8 = 0.19999999999999996)
+    assert rate_from_retain(0.8) == 0.2
+    assert rate_from_retain(0.9) == 0.1
+    assert rate_from_retain(1.0) == 0.0

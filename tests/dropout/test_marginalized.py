@@ -193,8 +193,8 @@ def test_expected_loss_method_matches_function():
     # Reference: the module-level (30) on the intercept-shifted target.
     X, y = _data(seed=19)
     m = DropoutRegression(rate=0.5).fit(X, y)
-    ref = expected_dropout_loss(X, y - m.intercept_, m.coef_, 1.0)
-    np.testing.assert_allclose(m.expected_loss(X, y), ref, rtol=1e-12)
+    ref = expected_dropout_loss(X, y - m.intercept_, m.coef_, 1.0)  # the notes' sum J_R
+    np.testing.assert_allclose(m.expected_loss(X, y), ref / len(y), rtol=1e-12)  # per sample
 
 
 def test_all_zero_column_gets_zero_weight():

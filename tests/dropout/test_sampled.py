@@ -33,7 +33,7 @@ def test_sampled_sgd_converges_to_marginalized(kind):
     assert abs(sgd.intercept_ - exact.intercept_) < 0.05 * (1 + abs(exact.intercept_))
     assert sgd.loss_history_.shape == (2000,)
     # the per-epoch sampled loss settles near the expected loss per example at the optimum
-    assert sgd.loss_history_[-50:].mean() == pytest.approx(exact.expected_loss(X, y) / len(y), rel=0.1)
+    assert sgd.loss_history_[-50:].mean() == pytest.approx(exact.expected_loss(X, y), rel=0.1)
 
 
 def test_sampled_weights_converge_to_weighted_marginalized():
@@ -110,3 +110,55 @@ def test_callback_stops_early_and_replays():
     assert stopped.loss_history.shape == (3,)
     np.testing.assert_array_equal(stopped.coef_history, full.coef_history[:4])
     np.testing.assert_array_equal(stopped.coef, full.coef_history[3])
+
+
+# ---------------------------------------------------------------- nothing silent (issue #15)
+def test_slow_divergence_raises_instead_of_returning_huge_weights():
+    # Reference: the loss at the start. A logistic SGD with a huge step keeps finite (1e30+)
+    # weights — the old non-finite check let them through; the loss check does not.
+    from curvlab.dropout import DropoutLogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=80) > 0).astype(int)
+    for max_iter in (1, 3, 20):
+        with pytest.raises(FloatingPointError, match="diverged.*pass a smaller lr"):
+            DropoutLogisticRegression(solver="sampled", lr=1e32, lr_schedule="constant",
+                                      max_iter=max_iter).fit(X, y)
+    with pytest.raises(FloatingPointError, match="lr"):
+        DropoutRegression(solver="sampled", lr=5.0, lr_schedule="constant").fit(*_data())
+
+
+def test_stopping_far_from_the_limit_warns_like_sklearn_sgd():
+    # Reference: the closed form (the exact limit of the squared-loss SGD).
+    from sklearn.datasets import load_diabetes
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=200.*% \(relative\) from the limit"):
+        DropoutRegression(solver="sampled").fit(X, y)
+
+
+def test_converged_sampled_fit_is_quiet():
+    # Reference: the closed form; the warning fires only when the gap exceeds SAMPLED_RTOL.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = fit_sampled(X, y, 0.5, epochs=2000, seed=1)
+    assert res.converged is True
+
+
+def test_logistic_convergence_check_uses_the_expected_gradient():
+    # Reference: a Monte Carlo estimate of E[∇J] that a few epochs leave large.
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4)) * 3
+    y = (X @ [1.0, -1.0, 0.5, 0.0] + rng.normal(size=200) > 0).astype(float)
+    with pytest.warns(ConvergenceWarning, match="expected gradient"):
+        res = fit_sampled(X, y, 0.3, loss="logistic", epochs=1, lr=1e-4, lr_schedule="constant")
+    assert res.converged is False

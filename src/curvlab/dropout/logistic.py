@@ -36,12 +36,13 @@ import scipy.optimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import as_float_array, check_positive, check_positive_int
+from .._validation import (as_real_array, check_finite_scalar, check_not_complex, check_positive,
+                           check_positive_int, check_sample_weight_input)
 from .noise import check_kind, check_rate
-from .regression import _RollbackFit, check_sgd_params
+from .regression import _RollbackFit, check_sgd_params, validate_predict_x, validate_xy
 from .sampled import fit_sampled
 
 __all__ = ["DropoutLogisticRegression", "expected_logistic_dropout_loss", "logistic_objective",
@@ -55,21 +56,24 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _check_glm(X, y, beta, b, sample_weight):
-    X = as_float_array(X, "X", ndim=2)
-    y = as_float_array(y, "y", ndim=1)
-    beta = as_float_array(beta, "beta", ndim=1)
+    X = as_real_array(X, "X", ndim=2)
+    y = as_real_array(y, "y", ndim=1)
+    beta = as_real_array(beta, "beta", ndim=1)
     if beta.shape[0] != X.shape[1]:
         raise ValueError(f"beta must have one entry per column of X ({X.shape[1]}); got {beta.shape[0]}.")
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
-    s = np.ones(X.shape[0]) if sample_weight is None else as_float_array(sample_weight, "sample_weight", ndim=1)
-    return X, y, beta, float(b), s
+    s = check_sample_weight_input(sample_weight, X.shape[0])
+    s = np.ones(X.shape[0]) if s is None else s
+    check_not_complex(b, "b")
+    return X, y, beta, check_finite_scalar(b, "b"), s
 
 
 def quadratic_dropout_penalty(X, beta, sigma2: float, b: float = 0.0, sample_weight=None) -> float:
     """R^q(β) = (σ²/2) Σ_n s_n p_n(1 − p_n) Σ_j x_nj² β_j²  (Wager, Wang & Liang 2013)."""
     sigma2 = check_positive(sigma2, "sigma2", strict=False)
-    X, _, beta, b, s = _check_glm(X, np.zeros(np.shape(X)[0]), beta, b, sample_weight)
+    X = as_real_array(X, "X", ndim=2)
+    X, _, beta, b, s = _check_glm(X, np.zeros(X.shape[0]), beta, b, sample_weight)
     p = _sigmoid(X @ beta + b)
     return float(0.5 * sigma2 * np.sum(s * p * (1 - p) * ((X**2) @ beta**2)))
 
@@ -162,7 +166,7 @@ class DropoutLogisticRegression(_RollbackFit, ClassifierMixin, BaseEstimator):
         check_kind(self.kind)
         lr = check_sgd_params(self)
         tol = check_positive(self.tol, "tol")
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y, sw = validate_xy(self, X, y, sample_weight, numeric_y=False)
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
         if self.classes_.size != 2:
@@ -170,10 +174,7 @@ class DropoutLogisticRegression(_RollbackFit, ClassifierMixin, BaseEstimator):
                              f"classes ({self.classes_[:5]!r}). Wrap the estimator in "
                              "sklearn.multiclass.OneVsRestClassifier for more classes.")
         y01 = y01.astype(np.float64)
-        s = (np.ones(X.shape[0]) if sample_weight is None else
-             _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
-        if not s.sum() > 0:
-            raise ValueError("sample_weight sums to zero; give at least one sample a positive weight.")
+        s = np.ones(X.shape[0]) if sw is None else sw
         sigma2 = rate / (1.0 - rate)
         d = X.shape[1]
         if self.solver == "marginalized":
@@ -195,7 +196,7 @@ class DropoutLogisticRegression(_RollbackFit, ClassifierMixin, BaseEstimator):
         else:
             result = fit_sampled(
                 X, y01, rate, kind=self.kind, loss="logistic", fit_intercept=self.fit_intercept,
-                sample_weight=s if sample_weight is not None else None, epochs=int(self.max_iter),
+                sample_weight=sw, epochs=int(self.max_iter),
                 batch_size=int(self.batch_size), lr=lr, lr_schedule=self.lr_schedule,
                 power_t=float(self.power_t), average=bool(self.average), seed=self.seed,
                 progress=self.progress,
@@ -208,8 +209,7 @@ class DropoutLogisticRegression(_RollbackFit, ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """z = b + Xβ, shape (N,); positive means ``classes_[1]``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_predict_x(self, X)
         return X @ self.coef_ + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_positive
+from .._validation import as_real_array, check_positive, check_sample_weight_input
 
 __all__ = [
     "dropout_energy",
@@ -53,19 +53,30 @@ __all__ = [
 
 
 def _check_xyw(x, y, w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = as_float_array(x, "x", ndim=(1, 2))
+    x = as_real_array(x, "x", ndim=(1, 2))
     X = x[None, :] if x.ndim == 1 else x  # (N, d)
-    w = as_float_array(w, "w", ndim=1)
+    w = as_real_array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w must have one entry per feature ({X.shape[1]}); got {w.shape[0]}.")
-    y = np.atleast_1d(as_float_array(y, "y", ndim=(0, 1)))
+    y = np.atleast_1d(as_real_array(y, "y", ndim=(0, 1)))
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of x ({X.shape[0]}); got {y.shape[0]}.")
     return X, y, w
 
 
+def check_fit_inputs(X, y, sample_weight):
+    """X (N, d), y (N,) finite real arrays and sample_weight (N,) ≥ 0 or None, else raise."""
+    X = as_real_array(X, "X", ndim=2)
+    y = as_real_array(y, "y", ndim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
+    return X, y, check_sample_weight_input(sample_weight, X.shape[0])
+
+
 def dropout_energy(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
     """D = diag(XᵀSX) = Σ_n s_n x_nk², shape (d,): the per-feature scale of the penalty."""
+    X = as_real_array(X, "X", ndim=2)
+    sample_weight = check_sample_weight_input(sample_weight, X.shape[0])
     if sample_weight is None:
         return np.einsum("nk,nk->k", X, X)
     return np.einsum("n,nk,nk->k", sample_weight, X, X)
@@ -97,9 +108,9 @@ def notes_expected_gradient(x, y, w, sigma2: float) -> np.ndarray:
 def marginalized_penalty(x, w, sigma2: float) -> float:
     """σ² Σ_k ω_k² Σ_n x_nk²: the regularizer of (30)."""
     sigma2 = check_positive(sigma2, "sigma2", strict=False)
-    x = as_float_array(x, "x", ndim=(1, 2))
+    x = as_real_array(x, "x", ndim=(1, 2))
     X = x[None, :] if x.ndim == 1 else x  # (N, d)
-    w = as_float_array(w, "w", ndim=1)
+    w = as_real_array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w must have one entry per feature ({X.shape[1]}); got {w.shape[0]}.")
     return float(sigma2 * np.sum(w**2 * dropout_energy(X)))
@@ -119,9 +130,12 @@ def notes_regularized_loss(x, y, w, sigma2: float, delta: np.ndarray) -> np.ndar
     carries it.
     """
     X, y, w = _check_xyw(x, y, w)
-    delta = np.asarray(delta, float)
+    delta = as_real_array(delta, "delta", ndim=(2, 3))
     if delta.ndim == 2:
         delta = delta[:, None, :]  # (R, 1, d): one example
+    if delta.shape[1:] != X.shape:
+        raise ValueError(f"delta must have shape (R, {X.shape[0]}, {X.shape[1]}) (or (R, "
+                         f"{X.shape[1]}) for one example); got {delta.shape}.")
     O_D = np.einsum("rnk,nk,k->rn", delta, X, w)  # (R, N)
     return np.sum((y - O_D) ** 2, axis=1) + marginalized_penalty(X, w, sigma2)
 
@@ -135,8 +149,10 @@ def fit_marginalized(X: np.ndarray, y: np.ndarray, sigma2: float, *, fit_interce
     the energy D of the uncentred X (dropout acts on the raw inputs). σ² = 0 is ordinary
     (weighted) least squares, minimum-norm when X is rank deficient.
 
-    Inputs are assumed validated: X (N, d) finite, y (N,), sample_weight (N,) ≥ 0 or None.
+    X (N, d) finite, y (N,), sample_weight (N,) ≥ 0 or None (each checked, naming the argument).
     """
+    X, y, sample_weight = check_fit_inputs(X, y, sample_weight)
+    sigma2 = check_positive(sigma2, "sigma2", strict=False)
     N, d = X.shape
     s = np.ones(N) if sample_weight is None else np.asarray(sample_weight, float)
     if fit_intercept:

@@ -23,6 +23,7 @@ Use :func:`rate_from_retain` to convert a retain probability.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -68,11 +69,14 @@ def noise_variance(rate: float) -> float:
 def rate_from_retain(p: float) -> float:
     """Convert Srivastava et al.'s retain probability p ∈ (0, 1] to curvlab's drop rate 1 − p.
 
+    The difference is taken in decimal on p's shortest representation and rounded once, so
+    the rate is the one a person reads off p (1 − 0.8 in binary is 0.19999999999999996):
+
     >>> rate_from_retain(0.8)
-    0.19999999999999996
+    0.2
     """
     p = check_in_range(p, "p", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-    return 1.0 - p
+    return float(Decimal(1) - Decimal(repr(p)))
 
 
 def sample_multipliers(rng: np.random.Generator, shape: tuple[int, ...], rate: float,
@@ -84,6 +88,15 @@ def sample_multipliers(rng: np.random.Generator, shape: tuple[int, ...], rate: f
     """
     rate = check_rate(rate)
     check_kind(kind)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)); "
+                        f"got {type(rng).__name__}.")
+    try:
+        shape = tuple(int(k) for k in np.atleast_1d(shape))
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"shape must be a tuple of non-negative integers; got {shape!r}.") from None
+    if any(k < 0 for k in shape):
+        raise ValueError(f"shape must be a tuple of non-negative integers; got {shape!r}.")
     if rate == 0.0:
         return np.ones(shape)
     if kind == "bernoulli":

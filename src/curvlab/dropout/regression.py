@@ -35,9 +35,10 @@ import logging
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_positive, check_positive_int
+from .._validation import (check_bool, check_data, check_finite_role, check_not_complex, check_positive,
+                           check_positive_int, check_sample_weight_input)
 from .marginalized import dropout_energy, fit_marginalized
 from .noise import check_kind, check_rate
 from .sampled import fit_sampled
@@ -52,6 +53,8 @@ SCHEDULES = ("constant", "invscaling")
 
 def check_sgd_params(est) -> float | str:
     """Validate the parameters shared by the sampled solvers; returns the checked ``lr``."""
+    check_bool(est.fit_intercept, "fit_intercept")
+    check_bool(est.average, "average")
     if est.solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}; got {est.solver!r}.")
     check_positive_int(est.max_iter, "max_iter")
@@ -66,7 +69,67 @@ def check_sgd_params(est) -> float | str:
     return check_positive(est.lr, "lr")
 
 
-class _RollbackFit:
+def validate_xy(est, X, y, sample_weight, *, numeric_y: bool = True, reset: bool = True):
+    """(X, y, sample_weight or None) checked with messages that name the argument and the fix.
+
+    ``numeric_y=False`` (class labels, possibly strings): y is checked for shape, complex
+    values and, when numeric, NaN/inf; scikit-learn then encodes the labels.
+    """
+    X_arr = check_data(X, "X", ndim=2, min_rows=2 if reset else 1)
+    n = X_arr.shape[0]
+    if numeric_y:
+        check_data(y, "y", ndim=(1, 2), n_rows=n)
+    else:
+        if y is None:
+            check_data(y, "y")  # raises: the target y is None
+        check_not_complex(y, "y")
+        y_arr = np.asarray(y)
+        if y_arr.ndim not in (1, 2) or y_arr.shape[0] != n:
+            raise ValueError(f"y has {y_arr.shape[0] if y_arr.ndim else 0} rows but X has {n}: "
+                             f"pass one class label per row of X (shape {y_arr.shape}).")
+        if y_arr.dtype.kind in "fc":
+            check_finite_role(y_arr, "y")
+    sw = check_sample_weight_input(sample_weight, n)
+    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=numeric_y, reset=reset,
+                         ensure_all_finite=False)
+    check_finite_role(X, "X")
+    if numeric_y:
+        check_finite_role(np.asarray(y, dtype=np.float64), "y")
+    return X, y, sw
+
+
+def validate_predict_x(est, X) -> np.ndarray:
+    """X at prediction: the checks of fit, and the number of columns seen in fit."""
+    check_is_fitted(est)
+    check_data(X, "X", ndim=2)
+    try:
+        X = validate_data(est, X, dtype=np.float64, reset=False, ensure_all_finite=False)
+    except ValueError as exc:
+        if "features" in str(exc):
+            raise ValueError(f"{exc} Pass X with the same columns, in the same order, as in fit.") from None
+        raise
+    check_finite_role(X, "X")
+    return X
+
+
+class _CheckedScore:
+    """scikit-learn's ``score`` with X, y and sample_weight checked like ``fit``'s."""
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """The mixin's score (R² or accuracy) after the checks of :func:`validate_xy`."""
+        X_arr = check_data(X, "X", ndim=2)
+        check_not_complex(y, "y")
+        y_arr = np.asarray(y)
+        if y_arr.ndim not in (1, 2) or y_arr.shape[0] != X_arr.shape[0]:
+            raise ValueError(f"y has {y_arr.shape[0] if y_arr.ndim else 0} rows but X has "
+                             f"{X_arr.shape[0]}: pass one target per row of X.")
+        if y_arr.dtype.kind in "fc":
+            check_finite_role(y_arr, "y")
+        sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
+        return super().score(X, y, sample_weight=sw)
+
+
+class _RollbackFit(_CheckedScore):
     """``fit`` that calls ``_fit`` and, on any error, leaves the estimator exactly as it was."""
 
     def fit(self, X, y, sample_weight=None):
@@ -132,11 +195,7 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
         rate = check_rate(self.rate)
         check_kind(self.kind)
         lr = check_sgd_params(self)
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        sample_weight = (None if sample_weight is None else
-                         _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
-        if sample_weight is not None and self.fit_intercept and not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero; give at least one sample a positive weight.")
+        X, y, sample_weight = validate_xy(self, X, y, sample_weight)
         sigma2 = rate / (1.0 - rate)
         if self.solver == "marginalized":
             coef, intercept = fit_marginalized(X, y, sigma2, fit_intercept=self.fit_intercept,
@@ -157,18 +216,24 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """ŷ = b + Xω (no dropout at prediction: E[δ] = 1). Shape (N,)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_predict_x(self, X)
         return X @ self.coef_ + self.intercept_
 
     def expected_loss(self, X, y, sample_weight=None) -> float:
-        """J_R(ω, b) of (30, corrected) on (X, y): Σ s(y − b − Xω)² + σ² Σ_k ω_k² Σ_n s x_nk²."""
+        """J_R(ω, b) / Σs: the expected dropout loss (30, corrected) *per sample*.
+
+        Σ_n s_n (y_n − b − x_nᵀω)² / Σ s + σ² Σ_k ω_k² Σ_n s_n x_nk² / Σ s — the mean, like
+        scikit-learn's losses (``mean_squared_error``), so that it compares with
+        ``loss_history_`` and does not grow with N; the notes' J_R is a sum, which
+        :func:`~curvlab.dropout.expected_dropout_loss` returns.
+        """
         check_is_fitted(self)
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, reset=False)
-        s = np.ones(X.shape[0]) if sample_weight is None else _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        validate_predict_x(self, X)
+        X, y, s = validate_xy(self, X, y, sample_weight, reset=False)
+        s = np.ones(X.shape[0]) if s is None else s
         residual = y - self.predict(X)
-        return float(s @ residual**2 + self.sigma2_ * self.coef_**2 @ dropout_energy(X, s))
+        total = float(s @ residual**2 + self.sigma2_ * self.coef_**2 @ dropout_energy(X, s))
+        return total / float(s.sum())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -26,10 +26,16 @@ __all__ = ["InferenceMixin", "compute_inference"]
 
 
 def compute_inference(params: np.ndarray, cov_unscaled: np.ndarray, ssr: np.ndarray,
-                      df_resid: int) -> dict[str, np.ndarray]:
+                      df_resid: int, *, cov_scaled: np.ndarray | None = None,
+                      col_scale: np.ndarray | None = None, ssr_scaled: np.ndarray | None = None,
+                      y_scale: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Inference for k targets at once.
 
     params : (k, p).   cov_unscaled : (p, p) = (ZᵀZ)⁻¹.   ssr : (k,).
+    cov_scaled, col_scale : optionally (ZᵀZ)⁻¹ = D⁻¹ cov_scaled D⁻¹ with D = col_scale; the
+        standard errors are then se_j = √(σ̂² cov_scaled_jj) / D_j, which neither under- nor
+        overflows when (ZᵀZ)⁻¹ does (data scaled by 1e±200).
+    ssr_scaled, y_scale : optionally ssr = ssr_scaled·y_scale², for the same reason (y·1e200).
     Returns scale (k,), cov_params (k, p, p), bse, tvalues, pvalues (k, p).
     """
     if df_resid <= 0:
@@ -41,8 +47,15 @@ def compute_inference(params: np.ndarray, cov_unscaled: np.ndarray, ssr: np.ndar
         return dict(scale=np.full(ssr.shape, np.nan), cov_params=np.full(params.shape[:1] +
                     cov_unscaled.shape, np.nan), bse=nan, tvalues=nan.copy(), pvalues=nan.copy())
     scale = ssr / df_resid  # σ̂² = SSR / (N − r)
-    cov_params = scale[:, None, None] * cov_unscaled[None]  # (k, p, p)
-    bse = np.sqrt(np.maximum(np.einsum("kii->ki", cov_params), 0.0))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cov_params = scale[:, None, None] * cov_unscaled[None]  # (k, p, p)
+        if cov_scaled is not None and col_scale is not None:
+            if ssr_scaled is None or y_scale is None:
+                ssr_scaled, y_scale = ssr, np.ones_like(ssr)
+            c_jj = np.maximum(np.diag(cov_scaled), 0.0)  # (p,)
+            bse = (y_scale[:, None] * np.sqrt(np.outer(ssr_scaled / df_resid, c_jj))) / col_scale
+        else:
+            bse = np.sqrt(np.maximum(np.einsum("kii->ki", cov_params), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         tvalues = np.where(bse > 0, params / np.where(bse > 0, bse, 1.0), np.inf * np.sign(params))
     pvalues = 2.0 * stats.t.sf(np.abs(tvalues), df_resid)
@@ -59,10 +72,14 @@ class InferenceMixin:
     """
 
     def _set_inference(self, params: np.ndarray, cov_unscaled: np.ndarray, ssr: np.ndarray,
-                       tss: np.ndarray, n: int, rank: int, single: bool) -> None:
+                       tss: np.ndarray, n: int, rank: int, single: bool, *,
+                       cov_scaled: np.ndarray | None = None,
+                       col_scale: np.ndarray | None = None, ssr_scaled: np.ndarray | None = None,
+                       y_scale: np.ndarray | None = None) -> None:
         """params (k, p), ssr and tss (k,): store the inference attributes."""
         df_resid = n - rank
-        inf = compute_inference(params, cov_unscaled, ssr, df_resid)
+        inf = compute_inference(params, cov_unscaled, ssr, df_resid, cov_scaled=cov_scaled,
+                                col_scale=col_scale, ssr_scaled=ssr_scaled, y_scale=y_scale)
         squeeze = (lambda a: a[0]) if single else (lambda a: a)
         self.params_ = squeeze(params)
         self.cov_params_ = squeeze(inf["cov_params"])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_in_range, check_square, check_symmetric
+from .._validation import as_real_array, check_in_range, check_square, check_symmetric
 
 __all__ = ["AR1", "Covariance", "DiagonalCovariance", "FullCovariance", "as_covariance"]
 
@@ -57,7 +57,7 @@ class FullCovariance(Covariance):
     """A dense symmetric positive definite Σ (N, N), whitened through its Cholesky factor."""
 
     def __init__(self, Sigma, name: str = "sigma"):
-        Sigma = as_float_array(Sigma, name, ndim=2)
+        Sigma = as_real_array(Sigma, name, ndim=2)
         check_square(Sigma, name)
         check_symmetric(Sigma, name)
         self.Sigma = (Sigma + Sigma.T) / 2
@@ -82,7 +82,7 @@ class DiagonalCovariance(Covariance):
     """Σ = diag(s) with s > 0: weighted least squares with weights 1/s."""
 
     def __init__(self, s, name: str = "sigma"):
-        s = as_float_array(s, name, ndim=1)
+        s = as_real_array(s, name, ndim=1)
         if np.any(s <= 0):
             j = int(np.argmax(s <= 0))
             raise ValueError(f"{name} (the diagonal of Σ) must be > 0 everywhere; {name}[{j}] = "
@@ -115,6 +115,7 @@ class AR1(Covariance):
         check_in_range(self.rho, "rho", -1.0, 1.0, low_inclusive=False, high_inclusive=False)
 
     def whiten(self, A: np.ndarray) -> np.ndarray:
+        A = as_real_array(A, "A", ndim=(1, 2))
         rho = float(self.rho)
         out = np.empty_like(A, dtype=np.float64)
         out[0] = A[0]

@@ -33,7 +33,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_in_range, check_positive, check_positive_int
+from .._validation import (as_real_array, check_data, check_finite_role, check_finite_scalar,
+                           check_in_range, check_not_complex, check_positive, check_positive_int,
+                           check_sample_weight_input)
 from ._base import LinearModel
 from ._cd import enet_gram_cd
 from .enet_path import alpha_max, sklearn_to_notes, solve_path_gram
@@ -43,8 +45,21 @@ __all__ = ["ElasticNet", "ElasticNetCV", "enet_objective"]
 
 def enet_objective(X, y, coef, intercept, lam1: float, lam2: float, sample_weight=None) -> float:
     """The notes' F(β) = Σ wᵢ(yᵢ − b₀ − xᵢᵀβ)² + λ₁‖β‖² + λ₂‖β‖₁ (wᵢ = 1 by default)."""
-    r = np.asarray(y, float) - np.asarray(X, float) @ coef - intercept
-    w = np.ones_like(r) if sample_weight is None else np.asarray(sample_weight, float)
+    X = as_real_array(X, "X", ndim=2)
+    y = as_real_array(y, "y", ndim=1)
+    coef = as_real_array(coef, "coef", ndim=1)
+    check_not_complex(intercept, "intercept")
+    intercept = check_finite_scalar(intercept, "intercept")
+    lam1 = check_positive(lam1, "lam1", strict=False)
+    lam2 = check_positive(lam2, "lam2", strict=False)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
+    if coef.shape[0] != X.shape[1]:
+        raise ValueError(f"coef must have one entry per column of X ({X.shape[1]}); got "
+                         f"{coef.shape[0]}.")
+    w = check_sample_weight_input(sample_weight, X.shape[0])
+    r = y - X @ coef - intercept
+    w = np.ones_like(r) if w is None else w
     return float(w @ (r * r) + lam1 * coef @ coef + lam2 * np.abs(coef).sum())
 
 
@@ -189,12 +204,17 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        self._check_flags()
+        X_arr = check_data(X, "X", ndim=2, min_rows=2)
+        check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0])
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_all_finite=False)
         y = np.asarray(y, dtype=np.float64)
+        check_finite_role(X, "X")
+        check_finite_role(y, "y")
         n, p = X.shape
         tol = check_positive(self.tol, "tol", strict=False)
         max_iter = check_positive_int(self.max_iter, "max_iter")
-        l1_ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        l1_ratios = np.atleast_1d(as_real_array(self.l1_ratio, "l1_ratio", ndim=(0, 1)))
         for r in l1_ratios:
             check_in_range(float(r), "l1_ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
         G, Q, yy, x_mean, y_mean = _centered_gram(X, y[:, None], None, self.fit_intercept)
@@ -208,7 +228,7 @@ class ElasticNetCV(LinearModel):
                              else np.full(n_alphas, np.finfo(float).eps))
             alphas = np.array(grids)  # (n_l1, n_alphas)
         else:
-            a = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+            a = np.sort(as_real_array(self.alphas, "alphas", ndim=(0, 1)).ravel())[::-1]
             if a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
                 raise ValueError("alphas must be a non-empty list of finite values >= 0.")
             alphas = np.tile(a, (len(l1_ratios), 1))

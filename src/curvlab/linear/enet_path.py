@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from .._validation import (as_float_array, check_in_range, check_positive, check_positive_int,
+from .._validation import (as_real_array, check_in_range, check_positive, check_positive_int,
                            check_symmetric)
 from ._cd import enet_gram_path
 
@@ -45,6 +45,7 @@ def sklearn_to_notes(alpha: float, l1_ratio: float, n_samples: int) -> tuple[flo
     """
     alpha = check_positive(alpha, "alpha", strict=False)
     l1_ratio = check_in_range(l1_ratio, "l1_ratio", 0.0, 1.0, high_inclusive=True)
+    n_samples = check_positive_int(n_samples, "n_samples")
     return n_samples * alpha * (1.0 - l1_ratio), 2.0 * n_samples * alpha * l1_ratio
 
 
@@ -56,6 +57,7 @@ def notes_to_sklearn(lam1: float, lam2: float, n_samples: int) -> tuple[float, f
     """
     lam1 = check_positive(lam1, "lam1", strict=False)
     lam2 = check_positive(lam2, "lam2", strict=False)
+    n_samples = check_positive_int(n_samples, "n_samples")
     total = lam1 + lam2 / 2.0
     if total == 0.0:
         return 0.0, 1.0
@@ -103,8 +105,8 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
     ((5, 5), True)
     """
     if check_input:
-        X = as_float_array(X, "X", ndim=2)
-        y = as_float_array(y, "y", ndim=1)
+        X = as_real_array(X, "X", ndim=2)
+        y = as_real_array(y, "y", ndim=1)
     else:
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or y.ndim != 1:
@@ -118,7 +120,7 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
     if Gram is None:
         G = np.ascontiguousarray(X.T @ X)  # (p, p), symmetric rank-k update
     else:
-        G = np.ascontiguousarray(as_float_array(Gram, "Gram", ndim=2) if check_input
+        G = np.ascontiguousarray(as_real_array(Gram, "Gram", ndim=2) if check_input
                                  else np.asarray(Gram, dtype=np.float64))
         if G.shape != (p, p):
             raise ValueError(f"Gram must be XᵀX of shape ({p}, {p}); got {G.shape}.")
@@ -127,12 +129,12 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
     if Xy is None:
         q = X.T @ y
     else:
-        q = (as_float_array(Xy, "Xy", ndim=1) if check_input
+        q = (as_real_array(Xy, "Xy", ndim=1) if check_input
              else np.asarray(Xy, dtype=np.float64)).copy()
         if q.shape != (p,):
             raise ValueError(f"Xy must be Xᵀy of shape ({p},); got {q.shape}.")
     if coef_init is not None:
-        coef_init = as_float_array(coef_init, "coef_init", ndim=1)
+        coef_init = as_real_array(coef_init, "coef_init", ndim=1)
         if coef_init.shape != (p,):
             raise ValueError(f"coef_init must have shape ({p},); got {coef_init.shape}.")
     if alphas is None:
@@ -141,7 +143,7 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
         a_max = alpha_max(q, n, l1_ratio)
         alphas = np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0 else np.zeros(n_alphas)
     else:
-        alphas = np.sort(as_float_array(alphas, "alphas", ndim=1))[::-1]
+        alphas = np.sort(as_real_array(alphas, "alphas", ndim=1))[::-1]
         if alphas[-1] < 0:
             raise ValueError("alphas must be >= 0.")
     yy = float(y @ y)

@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 
@@ -118,8 +119,7 @@ class GLS(InferenceMixin, LinearModel):
             sol = solve_least_squares(Zw, Yw, fit_intercept=False, solver=solver)
             if self.fit_intercept:
                 beta = sol.coef  # (p, k), intercept first
-                sol = type(sol)(beta[1:], beta[0], sol.rank, sol.solver, sol.cov_unscaled,
-                                sol.ssr, sol.rcond)
+                sol = dataclasses.replace(sol, coef=beta[1:], intercept=beta[0])
                 # TSS of the intercept-only GLS model: min_m ‖W(Y − m1)‖² (as statsmodels).
                 w1 = Zw[:, 0]
                 Ywc = Yw - np.outer(w1, (w1 @ Yw) / (w1 @ w1))
@@ -130,7 +130,9 @@ class GLS(InferenceMixin, LinearModel):
         self.solver_ = sol.solver
         self.rcond_ = sol.rcond
         params = np.vstack([sol.intercept[None, :], sol.coef]) if self.fit_intercept else sol.coef
-        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single)
+        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single,
+                            cov_scaled=sol.cov_scaled, col_scale=sol.col_scale,
+                            ssr_scaled=sol.ssr_scaled, y_scale=sol.y_scale)
 
     def _fit_feasible_ar1(self, X: np.ndarray, Y: np.ndarray, single: bool, solver: str) -> None:
         """Iterate ρ̂ ← lag-1 autocorrelation of the residuals; β ← GLS with AR1(ρ̂)."""

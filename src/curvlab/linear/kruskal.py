@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_positive
+from .._validation import as_real_array, check_positive
 from .covariance import Covariance, as_covariance
 
 __all__ = ["KruskalResult", "ols_equals_gls"]
@@ -59,13 +59,13 @@ def ols_equals_gls(X, Sigma, *, tol: float = 1e-10) -> KruskalResult:
     tol : the relative distance below which the condition is declared to hold; round-off
         alone gives ~1e-15·κ(X).
     """
-    X = as_float_array(X, "X", ndim=2)
+    X = as_real_array(X, "X", ndim=2)
     tol = check_positive(tol, "tol")
     n, d = X.shape
     if isinstance(Sigma, Covariance):
         cov = as_covariance(Sigma, n, "Sigma")
     else:
-        cov = as_covariance(as_float_array(Sigma, "Sigma", ndim=(1, 2)), n, "Sigma")
+        cov = as_covariance(as_real_array(Sigma, "Sigma", ndim=(1, 2)), n, "Sigma")
     SX = cov.matvec(X)  # ΣX, (N, d)
     Q, R = scipy.linalg.qr(X, mode="economic", check_finite=False)
     diag = np.abs(np.diag(R))

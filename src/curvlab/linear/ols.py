@@ -28,10 +28,10 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import as_real_array, check_positive_int
 from ._base import LinearModel
 from ._inference import InferenceMixin
-from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, solve_least_squares
+from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, lstsq_from_r, solve_least_squares
 
 __all__ = ["OLS"]
 
@@ -43,13 +43,16 @@ class OLS(InferenceMixin, LinearModel):
 
     Parameters
     ----------
-    fit_intercept : fit an unpenalised b₀ (X and y are centred internally).
+    fit_intercept : fit an unpenalised b₀ (as an explicit column of ones: centring would cost
+        digits on ill-conditioned designs such as polynomials).
     solver : "auto" | "cholesky" | "qr" | "svd" (see :mod:`curvlab.linear._solvers`).
 
     Attributes
     ----------
     coef_ : (d,) or (k, d).   intercept_ : float or (k,).   solver_ : the solver used.
     rcond_ : reciprocal condition number of the column-scaled Gram matrix.
+    refine_iter_ : steps of iterative refinement taken (0: the normal equations sufficed; see
+        :func:`curvlab.linear._solvers.solve_refined`).
     Inference (see :class:`~curvlab.linear._inference.InferenceMixin`): ``params_``
     (intercept first), ``bse_``, ``tvalues_``, ``pvalues_``, ``conf_int()``, ``scale_`` = σ̂²,
     ``rsquared_``, ``df_resid_``, ``rank_``.
@@ -73,6 +76,7 @@ class OLS(InferenceMixin, LinearModel):
         self._set_coef(sol.coef, sol.intercept, single)
         self.solver_ = sol.solver
         self.rcond_ = sol.rcond
+        self.refine_iter_ = sol.refine_iter
         if tss is None:
             if sw is None:
                 Yc = Y - Y.mean(axis=0) if self.fit_intercept else Y
@@ -81,7 +85,9 @@ class OLS(InferenceMixin, LinearModel):
                 Yc = Y - (sw @ Y) / sw.sum() if self.fit_intercept else Y
                 tss = sw @ (Yc * Yc)
         params = np.vstack([sol.intercept[None, :], sol.coef]) if self.fit_intercept else sol.coef
-        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single)
+        self._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, n, sol.rank, single,
+                            cov_scaled=sol.cov_scaled, col_scale=sol.col_scale,
+                            ssr_scaled=sol.ssr_scaled, y_scale=sol.y_scale)
 
     # ------------------------------------------------------------------ chunked data
     def fit_chunks(self, chunks, *, chunk_size: int = 65536) -> "OLS":
@@ -140,8 +146,8 @@ class OLS(InferenceMixin, LinearModel):
 
     @staticmethod
     def _check_block(i: int, Xb, yb, d: int | None):
-        Xb = as_float_array(Xb, f"X block {i}", ndim=2)
-        yb = as_float_array(yb, f"y block {i}", ndim=(1, 2))
+        Xb = as_real_array(Xb, f"X block {i}", ndim=2)
+        yb = as_real_array(yb, f"y block {i}", ndim=(1, 2))
         if yb.shape[0] != Xb.shape[0]:
             raise ValueError(f"block {i}: X has {Xb.shape[0]} rows but y has {yb.shape[0]}.")
         if d is not None and Xb.shape[1] != d:
@@ -195,18 +201,6 @@ class OLS(InferenceMixin, LinearModel):
         p = R.shape[1] - k
         if R.shape[0] < p + k:  # fewer rows than columns overall
             raise ValueError(f"need at least {p + k} rows for the chunked fit; got {n}.")
-        R_zz, R_zy = R[:p, :p], R[:p, p:]
         # [1 X] = Q R_zz  ⇒  β = R_zz⁻¹ R_zy; the residual norm is the trailing block.
-        D = np.sqrt(np.einsum("ij,ij->j", R_zz, R_zz))
-        diag = np.abs(np.diag(R_zz)) / np.where(D > 0, D, 1.0)
-        if np.any(diag <= max(n, p) * np.finfo(float).eps):
-            raise ValueError("the chunked design is rank deficient; drop collinear columns "
-                             "(or load the data and use fit(), which returns the minimum-norm solution).")
-        beta = scipy.linalg.solve_triangular(R_zz, R_zy, check_finite=False)
-        R_inv = scipy.linalg.solve_triangular(R_zz, np.eye(p), check_finite=False)
-        cov = R_inv @ R_inv.T
-        R_yy = R[p:p + k, p:]
-        ssr = np.einsum("ij,ij->j", R_yy, R_yy)
-        coef, intercept = (beta[1:], beta[0]) if self.fit_intercept else (beta, np.zeros(k))
-        sol = LstsqSolution(coef, intercept, p, "qr", cov, ssr, float(np.min(diag) ** 2))
+        sol = lstsq_from_r(R[:p + k], p, n, fit_intercept=self.fit_intercept)
         return dict(sol=sol, n=n, d=d, single=single, yy=yy, y_sum_all=y_sum)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_float_array, check_positive, check_positive_int
+from .._validation import as_real_array, check_positive, check_positive_int
 
 __all__ = ["expected_training_error", "hat_matrix", "residual_trace", "training_error"]
 
@@ -45,7 +45,7 @@ def hat_matrix(X) -> np.ndarray:
     Computed as QQᵀ from a thin QR factorization (never by inverting XᵀX), so it stays
     accurate when X is ill-conditioned. ``X`` must have full column rank.
     """
-    X = as_float_array(X, "X", ndim=2)
+    X = as_real_array(X, "X", ndim=2)
     N, d = X.shape
     if d > N:
         raise ValueError(f"X must have at least as many rows as columns; got shape {X.shape}.")
@@ -66,8 +66,8 @@ def residual_trace(X) -> float:
 
 def training_error(X, y) -> float:
     """The mean squared training residual ‖(A − I)y‖²/N of the least-squares fit of y on X."""
-    X = as_float_array(X, "X", ndim=2)
-    y = as_float_array(y, "y", ndim=1)
+    X = as_real_array(X, "X", ndim=2)
+    y = as_real_array(y, "y", ndim=1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.shape[0]}.")
     Q, _ = np.linalg.qr(X)                 # thin QR: col(Q) = col(X) for full-rank X
