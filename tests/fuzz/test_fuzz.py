@@ -99,19 +99,6 @@ NOT_ENTRY_POINTS: dict[str, str] = {
 # THIS SET MUST BE EMPTY ONCE ALL BRANCHES ARE MERGED: delete each name as its cases land
 # (the test below fails for a listed name that already has a case, to keep the list honest).
 AWAITING_CASES: set[str] = {
-    # issue #15 linear / dropout part (cases_linear.py)
-    *(f"curvlab.linear.{n}" for n in (
-        "AR1", "DiagonalCovariance", "ElasticNet", "ElasticNetCV", "FullCovariance", "GLS", "OLS",
-        "Ridge", "enet_objective", "enet_path", "notes_to_sklearn", "ols_equals_gls", "sklearn_to_notes",
-        "expected_training_error", "hat_matrix", "residual_trace", "training_error",
-    )),
-    *(f"curvlab.dropout.{n}" for n in (
-        "DropoutLogisticRegression", "DropoutRegression", "dropout_energy",
-        "expected_dropout_gradient", "expected_dropout_loss", "expected_logistic_dropout_loss",
-        "fit_marginalized", "fit_sampled", "marginalized_penalty", "noise_variance",
-        "notes_expected_gradient", "notes_regularized_loss", "plain_loss_gradient",
-        "quadratic_dropout_penalty", "rate_from_retain", "sample_multipliers",
-    )),
     # issue #14: the LLM pruning driver and model loaders
     "curvlab.prune.prune_model", "curvlab.prune.ObsOptions",
     "curvlab.models.MiniLM", "curvlab.models.load_minilm",
