@@ -404,8 +404,14 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
         if not torch.isfinite(mod.weight).all():
             raise ValueError(f"the weights of module {n!r} contain NaN or infinity; nothing to prune.")
     X = X.to(torch.float64) if X.is_floating_point() else X
-    # one forward pass: data that does not fit the model or loss_fn is named here, not as a torch error
-    Objective(work, loss_fn, (X, y), params=[work.get_submodule(names[0]).weight])
+    if cd.world_size() > 1:  # the first collective: every rank's model and options must agree
+        cd.agree("prune_global", model=cd.signature(model), modules=names, sparsity=sparsity,
+                 curvature=curvature, damping=damping, rounds=rounds, budget=budget, pattern=pattern,
+                 joint=joint, delay=delay, compensate_bias=compensate_bias, blocks=blocks,
+                 loss_fn=type(loss_fn).__name__)
+    # one forward pass on this rank's shard: data that does not fit the model or loss_fn is named
+    # here, not as a torch error
+    Objective(work, loss_fn, (X, y), params=[work.get_submodule(names[0]).weight], distributed=False)
     layout = _Layout(work, names, compensate_bias, nm)
     keep = layout.initial_keep(prior)                                                # (P,) bool
     if blocks is not None:
@@ -414,11 +420,6 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
     if bool((final < layout.removed_per_group(group, final.numel(), keep)).any()) and nm is None:
         log.info("some layers are already sparser than asked; they lose nothing more")
 
-    if cd.world_size() > 1:  # the first collective: every rank's model and options must agree
-        cd.agree("prune_global", model=cd.signature(model), modules=names, sparsity=sparsity,
-                 curvature=curvature, damping=damping, rounds=rounds, budget=budget, pattern=pattern,
-                 joint=joint, delay=delay, compensate_bias=compensate_bias, blocks=blocks,
-                 loss_fn=type(loss_fn).__name__)
     n_calibration = cd.global_count(X.shape[0])
 
     records: list[RoundRecord] = []
