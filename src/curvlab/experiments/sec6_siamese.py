@@ -156,6 +156,9 @@ def notes_loss_alone(size: str, seed: int) -> list[Finding]:
         verdict=judge_correction(notes_ok, contrastive_ok),
         equation="L = y·½D² + (1 − y)·½max(0, m − D)², y = 1 similar (Hadsell et al. 2006)",
         notes_form="J = h₁ᵀh₁ + h₂ᵀh₂ − h₁ᵀh₂ + ‖W‖² (unlabelled; the loss behind (38))",
+        correction=f"The notes' loss J uses no labels and is smallest at W = 0, b = 0: training on it shrinks "
+                   f"every code to the origin (mean ‖h‖ {code0:.3g} → {code1:.3g}, AUC {auc1:.3f}, chance is "
+                   f"0.5), while a contrastive loss on the same layer learns similarity (AUC {auc_c:.3f}).",
         details={"steps": steps, "eps": eps, "k": k, "code_norm_initial": code0, "code_norm_final": code1,
                  "auc_initial": auc0, "auc_final_notes": auc1, "d_pos_final": dpos1, "d_neg_final": dneg1,
                  "auc_contrastive": auc_c, "code_norm_contrastive": code_c,
