@@ -83,3 +83,24 @@ def test_terminal_table_lists_every_finding():
     assert table.count("§") >= 3
     assert "FAILS" in table and "corrected" in table
     assert table.strip().endswith("3 findings: 1 hold, 1 corrected, 1 fail")
+
+
+def test_terminal_table_cuts_no_value():
+    """Long measured / predicted values and references wrap inside their columns; every
+    character of them is in the table (the old table clipped them with '…')."""
+    long = "η=0.8·2/λ₀: median λ_max·η/2 = 0.985, 12 loss increases, loss 0.0911→0.000123"
+    f = Finding("5", "§5.2, eq. (36) on a network", "claim", long, "λ_max·η/2 ≈ 1 over the last 40% " * 3,
+                "rule", Verdict.HOLDS)
+    table = format_table([ExperimentResult(Experiment("5", "x", None), (f,), 0.1)], width=100)
+    assert "…" not in table
+    lines = table.splitlines()
+    header, rows = lines[0], lines[2:-2]
+    m_end = header.index("measured") + len("measured")                # right-aligned columns of 20
+    p_end = header.index("predicted") + len("predicted")
+    column = {"measured": "".join("".join(r[m_end - 20:m_end].split()) for r in rows),
+              "predicted": "".join("".join(r[p_end - 20:p_end].split()) for r in rows),
+              "where": "".join("".join(r[:20].split()) for r in rows)}
+    assert column["measured"] == "".join(long.split())
+    assert column["predicted"] == "".join(f.predicted.split())
+    assert column["where"] == "".join(f.ref.split())
+    assert max(len(line) for line in lines) <= 100
