@@ -103,11 +103,12 @@ def test_a_save_error_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypat
 
 @pytest.fixture(scope="module")
 def pruned(tmp_path_factory):
-    """One real run of `curvlab prune` (OBS, 50 %, small calibration) under umask 027."""
+    """One real run of `curvlab prune` under umask 027 (magnitude pruning: the cheapest method;
+    what is checked here is the output, and tests/prune/test_cli_minilm.py runs OBS)."""
     out = tmp_path_factory.mktemp("prune") / "out"
     old = os.umask(0o027)
     try:
-        code = cli.main(["prune", "--out", str(out), "--calibration", "8", "--eval", "8", "--sensitivity", "4",
+        code = cli.main(["prune", "--out", str(out), "--method", "magnitude", "--calibration", "8", "--eval", "8",
                          "--no-progress"])
     finally:
         os.umask(old)
