@@ -104,3 +104,26 @@ def test_terminal_table_cuts_no_value():
     assert column["predicted"] == "".join(f.predicted.split())
     assert column["where"] == "".join(f.ref.split())
     assert max(len(line) for line in lines) <= 100
+
+
+def test_each_claim_once_and_corrections_in_a_visible_sentence(tmp_path):
+    """On real §4 findings (the notes' (28)–(30) are wrong): every claim appears once, and every
+    corrected claim states what was wrong in a visible paragraph, not only in collapsed details."""
+    import re
+    from html import unescape
+
+    from curvlab.experiments import registered, run_experiment
+
+    results = [run_experiment(e, "quick", 0) for e in registered(["4"])
+               if e.name in ("expected-gradient", "expected-loss")]
+    index = write_report(results, tmp_path, ReportMeta("0.1.0", "quick", 0, "c"))
+    html = index.read_text(encoding="utf-8")
+    visible = unescape(re.sub(r"<details>.*?</details>", "", html, flags=re.S))
+    findings = [f for r in results for f in r.findings]
+    corrected = [f for f in findings if f.verdict is Verdict.CORRECTED]
+    assert len(corrected) >= 3                                   # (28)–(29) twice, (30) at least once
+    for f in findings:
+        assert unescape(html).count(f.claim) == 1
+    for f in corrected:
+        assert f.correction.endswith(".") and f.correction in visible
+        assert f"What the notes get wrong: {f.correction}" in re.sub(r"<[^>]+>", "", visible)
