@@ -138,6 +138,11 @@ class StagedDir:
             name = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
             raise OutputError(f"{self.option} {str(self.path)!r}: could not save{name} ({_reason(exc)})",
                               status=1) from None
+        except Exception as exc:
+            if type(exc).__name__ != "SafetensorError":   # safetensors reports I/O errors (disk full) as its own
+                raise
+            raise OutputError(f"{self.option} {str(self.path)!r}: could not save the weights ({exc})",
+                              status=1) from None
 
     # -- context manager: open on enter, discard on an exception ----------------------------
 
