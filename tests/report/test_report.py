@@ -127,3 +127,27 @@ def test_each_claim_once_and_corrections_in_a_visible_sentence(tmp_path):
     for f in corrected:
         assert f.correction.endswith(".") and f.correction in visible
         assert f"What the notes get wrong: {f.correction}" in re.sub(r"<[^>]+>", "", visible)
+
+
+def test_prune_report_formatters_against_the_summary():
+    """report.md's per-layer table (prune/report.py) reproduces every number of the summary dict."""
+    import pytest
+
+    from curvlab.prune.report import format_layer_table, format_prune_markdown
+
+    layers = [{"name": "encoder.layer.0.attention.self.query_with_a_long_name", "shape": [384, 384],
+               "sparsity": 0.35, "predicted_error": 0.004398, "calibration_error": 0.003052,
+               "heldout_error": None, "time_s": 0.1}]
+    text = format_layer_table(layers)
+    assert layers[0]["name"] in text and "384×384" in text and "0.004398" in text
+    assert "held-out" not in text                                   # a column no layer has is left out
+    md = format_prune_markdown({"method": "obs", "pattern": "2:4", "sparsity": 0.5, "layers": layers,
+                                "mean_heldout_error": float("nan")})
+    row = next(line for line in md.splitlines() if line.startswith(f"| {layers[0]['name']} |"))
+    assert [c.strip() for c in row.strip("|").split("|")] == [layers[0]["name"], "384×384", "0.350", "0.004398",
+                                                               "0.003052", "0.10"]
+    assert "| mean held-out error | — |" in md                     # NaN shows as a dash
+    with pytest.raises(TypeError, match="summary must be a dict"):
+        format_prune_markdown([1, 2])
+    with pytest.raises(TypeError, match="list of dicts"):
+        format_layer_table("abc")

@@ -94,6 +94,8 @@ class MiniLM:
         from torch.nn.utils import prune as torch_prune
 
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"directory {str(out)!r} is a file; pass a directory path (new or existing).")
         out.mkdir(parents=True, exist_ok=True)
         model = self.model
         if any(torch_prune.is_pruned(m) for m in model.modules()):

@@ -132,6 +132,9 @@ def format_layer_table(layers: list[dict[str, Any]], *, markdown: bool = False) 
     """The per-layer rows of a ``PruneReport.to_dict()`` as an aligned text table, or as a
     Markdown table (``markdown=True``). Columns that no layer has are left out; every value is
     printed in full (no truncation)."""
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(layer, dict) for layer in layers):
+        raise TypeError("layers must be a list of dicts, e.g. PruneReport.to_dict()['layers']; "
+                        f"got {type(layers).__name__}.")
     cols = [c for c in LAYER_COLUMNS if any(layer.get(c[0]) is not None for layer in layers)]
     rows = [[_cell(layer.get(key), fmt) for key, _, fmt in cols] for layer in layers]
     heads = [head for _, head, _ in cols]
@@ -150,6 +153,8 @@ def format_layer_table(layers: list[dict[str, Any]], *, markdown: bool = False) 
 def format_prune_markdown(summary: dict[str, Any]) -> str:
     """``report.md`` of ``curvlab prune``: the settings, the totals, the held-out evaluation and
     the per-layer table, from ``PruneReport.to_dict()`` (plus the CLI's ``eval`` entry)."""
+    if not isinstance(summary, dict):
+        raise TypeError(f"summary must be a dict such as PruneReport.to_dict(); got {type(summary).__name__}.")
     def num(key, fmt):
         value = summary.get(key)
         return "—" if value is None or value != value else format(float(value), fmt)   # NaN → —
