@@ -14,7 +14,9 @@ import argparse
 import logging
 import json
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -130,8 +132,15 @@ def _reproduce(args) -> int:
 
 # ---------------------------------------------------------------- entry point
 
+def _terminate(signum, frame):
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so a staged output is removed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -159,3 +159,24 @@ def test_report_files_follow_the_umask(tmp_path, monkeypatch):
         os.umask(old)
     assert {stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*") if p.is_file()} == {0o644}
     assert stat.S_IMODE((root / "figures").stat().st_mode) == 0o755
+
+
+def test_sigterm_mid_run_leaves_nothing(tmp_path):
+    """`kill` (SIGTERM) during the experiments unwinds like Ctrl-C: no staging directory, no output."""
+    import signal
+
+    script = ("import time, curvlab.experiments as ex\n"
+              "from curvlab import cli\n"
+              "def slow(size, seed):\n"
+              "    print('started', flush=True); time.sleep(60); return []\n"
+              "ex._REGISTRY = {'§3/f': ex.Experiment('3', 'f', slow)}\n"
+              "ex.load_all = lambda sections=None: None\n"
+              f"raise SystemExit(cli.main(['reproduce', '--only', '3', '--out', {str(tmp_path / 'new' / 'rep')!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "started"
+    assert (tmp_path / "new").exists()                           # the staging directory is there mid-run
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert list(tmp_path.iterdir()) == []
