@@ -38,3 +38,26 @@ def test_bad_input(enc, tmp_path):
         enc.encode("one string")
     with pytest.raises(ValueError, match="config.json"):
         load_minilm(tmp_path)
+
+
+def test_save_gives_a_sentence_transformers_model_with_the_same_embeddings(tmp_path):
+    """save(dir) of a model pruned with torch.nn.utils.prune masks: SentenceTransformer(dir) and
+    transformers both load it; the embeddings equal the masked model's in curvlab (unit rows),
+    and the caller's model keeps its masks."""
+    from torch.nn.utils import prune as torch_prune
+
+    enc = load_minilm()
+    layer = enc.model.encoder.layer[0].intermediate.dense
+    torch_prune.l1_unstructured(layer, "weight", amount=0.5)              # a pruned, masked model
+    expected = enc.encode(TEXTS)
+    out = enc.save(tmp_path / "saved")
+    assert hasattr(layer, "weight_mask") and torch_prune.is_pruned(enc.model)   # caller's model untouched
+    ref = torch.as_tensor(st.SentenceTransformer(str(out), device="cpu", local_files_only=True)
+                          .encode(TEXTS, convert_to_numpy=True))               # no normalize flag: the files say so
+    torch.testing.assert_close(ref.norm(dim=1), torch.ones(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ref, expected, atol=1e-5, rtol=1e-4)
+    import transformers
+
+    W = transformers.AutoModel.from_pretrained(out).encoder.layer[0].intermediate.dense.weight
+    torch.testing.assert_close(W, layer.weight.detach())                   # weight_orig ⊙ mask, made permanent
+    assert float((W == 0).float().mean()) == pytest.approx(0.5, abs=1e-3)

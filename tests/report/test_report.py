@@ -83,3 +83,71 @@ def test_terminal_table_lists_every_finding():
     assert table.count("§") >= 3
     assert "FAILS" in table and "corrected" in table
     assert table.strip().endswith("3 findings: 1 hold, 1 corrected, 1 fail")
+
+
+def test_terminal_table_cuts_no_value():
+    """Long measured / predicted values and references wrap inside their columns; every
+    character of them is in the table (the old table clipped them with '…')."""
+    long = "η=0.8·2/λ₀: median λ_max·η/2 = 0.985, 12 loss increases, loss 0.0911→0.000123"
+    f = Finding("5", "§5.2, eq. (36) on a network", "claim", long, "λ_max·η/2 ≈ 1 over the last 40% " * 3,
+                "rule", Verdict.HOLDS)
+    table = format_table([ExperimentResult(Experiment("5", "x", None), (f,), 0.1)], width=100)
+    assert "…" not in table
+    lines = table.splitlines()
+    header, rows = lines[0], lines[2:-2]
+    m_end = header.index("measured") + len("measured")                # right-aligned columns of 20
+    p_end = header.index("predicted") + len("predicted")
+    column = {"measured": "".join("".join(r[m_end - 20:m_end].split()) for r in rows),
+              "predicted": "".join("".join(r[p_end - 20:p_end].split()) for r in rows),
+              "where": "".join("".join(r[:20].split()) for r in rows)}
+    assert column["measured"] == "".join(long.split())
+    assert column["predicted"] == "".join(f.predicted.split())
+    assert column["where"] == "".join(f.ref.split())
+    assert max(len(line) for line in lines) <= 100
+
+
+def test_each_claim_once_and_corrections_in_a_visible_sentence(tmp_path):
+    """On real §4 findings (the notes' (28)–(30) are wrong): every claim appears once, and every
+    corrected claim states what was wrong in a visible paragraph, not only in collapsed details."""
+    import re
+    from html import unescape
+
+    from curvlab.experiments import registered, run_experiment
+
+    results = [run_experiment(e, "quick", 0) for e in registered(["4"])
+               if e.name in ("expected-gradient", "expected-loss")]
+    index = write_report(results, tmp_path, ReportMeta("0.1.0", "quick", 0, "c"))
+    html = index.read_text(encoding="utf-8")
+    visible = unescape(re.sub(r"<details>.*?</details>", "", html, flags=re.S))
+    findings = [f for r in results for f in r.findings]
+    corrected = [f for f in findings if f.verdict is Verdict.CORRECTED]
+    assert len(corrected) >= 3                                   # (28)–(29) twice, (30) at least once
+    for f in findings:
+        assert unescape(html).count(f.claim) == 1
+    for f in corrected:
+        assert f.correction.endswith(".") and f.correction in visible
+        assert f"What the notes get wrong: {f.correction}" in re.sub(r"<[^>]+>", "", visible)
+
+
+def test_prune_report_formatters_against_the_summary():
+    """report.md's per-layer table (prune/report.py) reproduces every number of the summary dict."""
+    import pytest
+
+    from curvlab.prune.report import format_layer_table, format_prune_markdown
+
+    layers = [{"name": "encoder.layer.0.attention.self.query_with_a_long_name", "shape": [384, 384],
+               "sparsity": 0.35, "predicted_error": 0.004398, "calibration_error": 0.003052,
+               "heldout_error": None, "time_s": 0.1}]
+    text = format_layer_table(layers)
+    assert layers[0]["name"] in text and "384×384" in text and "0.004398" in text
+    assert "held-out" not in text                                   # a column no layer has is left out
+    md = format_prune_markdown({"method": "obs", "pattern": "2:4", "sparsity": 0.5, "layers": layers,
+                                "mean_heldout_error": float("nan")})
+    row = next(line for line in md.splitlines() if line.startswith(f"| {layers[0]['name']} |"))
+    assert [c.strip() for c in row.strip("|").split("|")] == [layers[0]["name"], "384×384", "0.350", "0.004398",
+                                                               "0.003052", "0.10"]
+    assert "| mean held-out error | — |" in md                     # NaN shows as a dash
+    with pytest.raises(TypeError, match="summary must be a dict"):
+        format_prune_markdown([1, 2])
+    with pytest.raises(TypeError, match="list of dicts"):
+        format_layer_table("abc")

@@ -19,6 +19,7 @@ minutes) or ``"full"``. The same ``seed`` must give the same numbers.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import logging
 import pkgutil
@@ -31,7 +32,7 @@ from typing import Literal
 from .findings import Finding, Verdict
 from .sections import SECTIONS
 
-__all__ = ["Experiment", "ExperimentResult", "SIZES", "experiment", "load_all", "registered",
+__all__ = ["Experiment", "ExperimentResult", "SIZES", "experiment", "load_all", "progress", "registered",
            "run_experiment", "thread_limits"]
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,32 @@ class ExperimentResult:
 
 
 _REGISTRY: dict[str, Experiment] = {}
+_SHOW_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("curvlab_show_progress", default=False)
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
+    """A progress bar (``tqdm``) for the long loops of an experiment.
+
+    With an ``iterable``, wrap it; without one, return a bar to advance with ``update(n)``
+    and end with ``close()`` (counting work done in chunks, e.g. 20 000 fits 256 at a time).
+    The bar shows only while :func:`run_experiment` runs with ``progress=True`` (``curvlab
+    reproduce`` on a terminal, without ``--no-progress``); otherwise the iterable comes back
+    unchanged, or a bar that does nothing. It stays below the command's own bar and
+    disappears when done.
+    """
+    if not _SHOW_PROGRESS.get():
+        return iterable if iterable is not None else _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, position=1, mininterval=0.5)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def experiment(*, section: str, name: str):
@@ -134,11 +161,16 @@ def thread_limits(threads: int):
         torch.set_num_threads(before)
 
 
-def run_experiment(exp: Experiment, size: str, seed: int, *, threads: int = 1) -> ExperimentResult:
-    """Run one experiment with ``threads`` threads; an exception becomes a ``fails`` finding."""
+def run_experiment(exp: Experiment, size: str, seed: int, *, threads: int = 1,
+                   progress: bool = False) -> ExperimentResult:
+    """Run one experiment with ``threads`` threads; an exception becomes a ``fails`` finding.
+
+    ``progress=True`` lets the experiment's long loops show bars (see :func:`progress`).
+    """
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}; got {size!r}.")
     start = time.perf_counter()
+    token = _SHOW_PROGRESS.set(bool(progress))
     try:
         with thread_limits(threads):
             findings = tuple(exp.fn(size, seed))
@@ -154,4 +186,6 @@ def run_experiment(exp: Experiment, size: str, seed: int, *, threads: int = 1) -
                 tolerance="—", verdict=Verdict.FAILS,
             ),
         )
+    finally:
+        _SHOW_PROGRESS.reset(token)
     return ExperimentResult(exp, findings, time.perf_counter() - start, error)

@@ -97,6 +97,8 @@ class Finding:
     verdict : see :class:`Verdict`.
     equation : the claim as an equation (the corrected form when ``notes_form`` is set).
     notes_form : the notes' own form of the equation when it is wrong.
+    correction : for a claim the notes get wrong, one sentence a reader sees first: what was
+        wrong, what holds instead, and the measurement that tells them apart.
     details : further numbers, JSON-serializable (tables, intervals, settings).
     figures : plots backing the finding.
     """
@@ -110,6 +112,7 @@ class Finding:
     verdict: Verdict
     equation: str = ""
     notes_form: str = ""
+    correction: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     figures: tuple[Figure, ...] = ()
 
@@ -130,6 +133,7 @@ class Finding:
             "claim": self.claim,
             "equation": self.equation,
             "notes_form": self.notes_form,
+            "correction": self.correction,
             "measured": _jsonable(self.measured),
             "predicted": _jsonable(self.predicted),
             "tolerance": self.tolerance,

@@ -33,7 +33,7 @@ from ..prune.curvatures import curvature_matrix, inverse_for
 from ..prune.global_obs import global_obs, prune_global
 from ..prune.layer_obs import prune_layerwise_obs
 from ..prune.masks import copy_module
-from . import experiment
+from . import experiment, progress
 from .findings import Figure, Finding, check, new_figure
 
 log = logging.getLogger(__name__)
@@ -216,10 +216,18 @@ def run_digits(size: str, seeds: tuple[int, ...], methods: tuple[str, ...] = ALL
     def add(name, chosen):
         methods_out.setdefault(name, []).append(chosen)
 
+    per_seed = sum(k in methods for k in ("magnitude", "layer-magnitude", "obd", "fisher", "iterative"))
+    per_seed += int(full and "layer-obs" in methods)
+    n_expensive = min(len(seeds), expensive_seeds or len(seeds)) if full else 0
+    bar = progress(total=len(seeds) * per_seed + n_expensive * sum(k in methods for k in ("gauss-newton",
+                                                                                           "abs-hessian")),
+                   desc="§1 digits MLP: method × seed", unit="run")
+
     def timed(name, fn):
         t0 = time.perf_counter()
         out = fn()
         timing[name] = timing.get(name, 0.0) + time.perf_counter() - t0
+        bar.update(1)
         return out
 
     for seed in seeds:
@@ -262,6 +270,7 @@ def run_digits(size: str, seeds: tuple[int, ...], methods: tuple[str, ...] = ALL
                 model, data, (1e-2, 3e-2, 1e-1) if full else (3e-2, 1e-1), sparsities,
                 steps=iterative_steps or ((0.025, 0.05) if full else (0.1,))))
             add("iterative OBS (Fisher, recomputed)", select_on_validation(curves, sparsities))
+    bar.close()
     table = {name: {s: float(np.mean([c[s][2] for c in runs])) for s in sparsities}
              for name, runs in methods_out.items()}
     chosen = {name: {s: [c[s][0] for c in runs] for s in sparsities} for name, runs in methods_out.items()}

@@ -94,10 +94,14 @@ def layerwise_obs_transformer(size: str, seed: int) -> list[Finding]:
 
     fig, ax = new_figure(size=(6.0, 3.6))
     x = np.arange(len(rows))
-    for i, key in enumerate(("magnitude", "sparsegpt", "obs_refit")):
-        ax.bar(x + (i - 1) * 0.27, [r[key] for r in rows], 0.27, label=key.replace("_", " + "))
+    for i, (key, label) in enumerate((("magnitude", "magnitude (H = I)"), ("sparsegpt", "SparseGPT"),
+                                      ("obs_refit", "OBS + refit"))):
+        bars = ax.bar(x + (i - 1) * 0.27, [r[key] for r in rows], 0.27, label=label)
+        ax.bar_label(bars, fmt="%.3g", fontsize=6, padding=1)            # the values, not just bar heights
     ax.set_xticks(x, [r["layer"] for r in rows])
-    ax.set_yscale("log")
+    ax.set_ylim(bottom=0)                                                 # bars start at zero: heights compare
+    ax.margins(y=0.12)
+    ax.set_xlabel("layer of block 0")
     ax.set_ylabel("held-out ‖WX − ŴX‖² / ‖WX‖²")
     ax.set_title("all-MiniLM-L6-v2 block 0, 50% unstructured")
     ax.legend()

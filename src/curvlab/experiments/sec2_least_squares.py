@@ -14,7 +14,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from ..linear.theory import expected_training_error, residual_trace
-from . import experiment
+from . import experiment, progress
 from .findings import Figure, Finding, check, new_figure
 
 SIGMA2 = 2.0          # noise variance of the simulations
@@ -28,8 +28,9 @@ _SIZES = {
 
 
 def _mc_training_errors(rng: np.random.Generator, N: int, d: int, reps: int, X_fixed=None,
-                        chunk: int = 256) -> np.ndarray:
-    """Training errors ‖(I − A)ε‖²/N of `reps` independent least-squares fits."""
+                        chunk: int = 256, bar=None) -> np.ndarray:
+    """Training errors ‖(I − A)ε‖²/N of `reps` independent least-squares fits (``bar``
+    advances by the fits of each chunk)."""
     out = np.empty(reps)
     for start in range(0, reps, chunk):
         m = min(chunk, reps - start)
@@ -41,6 +42,8 @@ def _mc_training_errors(rng: np.random.Generator, N: int, d: int, reps: int, X_f
         Q, _ = np.linalg.qr(X)                                     # (m, N, d), batched thin QR
         resid = eps - Q @ (np.swapaxes(Q, 1, 2) @ eps)             # (I − A) ε, (m, N, 1)
         out[start:start + m] = np.sum(resid[..., 0] ** 2, axis=1) / N
+        if bar is not None:
+            bar.update(m)
     return out
 
 
@@ -72,8 +75,11 @@ def _training_error(size: str, seed: int) -> list[Finding]:
     z = float(stats.norm.ppf(1 - FAMILY_ALPHA / (2 * len(cases))))
     findings: list[Finding] = []
     rows = []
+    ds = np.arange(1, cfg["sweep_N"], max(1, cfg["sweep_N"] // 20))
+    bar = progress(total=len(cases) * cfg["reps"] + len(ds) * cfg["sweep_reps"], desc="§2 least-squares fits",
+                   unit="fit")
     for N, d, X in cases:
-        errs = _mc_training_errors(rng, N, d, cfg["reps"], X)
+        errs = _mc_training_errors(rng, N, d, cfg["reps"], X, bar=bar)
         mean, lo, hi = _interval(errs, z)
         pred = expected_training_error(N, d, SIGMA2)
         label = "diabetes design" if X is not None else "Gaussian design"
@@ -91,9 +97,9 @@ def _training_error(size: str, seed: int) -> list[Finding]:
 
     # §2.3: the curve in d at fixed N, against the theory line (1 − d/N)σ².
     N = cfg["sweep_N"]
-    ds = np.arange(1, N, max(1, N // 20))
     z_sweep = float(stats.norm.ppf(1 - FAMILY_ALPHA / (2 * len(ds))))
-    sweep = [_interval(_mc_training_errors(rng, N, int(d), cfg["sweep_reps"]), z_sweep) for d in ds]
+    sweep = [_interval(_mc_training_errors(rng, N, int(d), cfg["sweep_reps"], bar=bar), z_sweep) for d in ds]
+    bar.close()
     means = np.array([s[0] for s in sweep])
     hits = sum(lo <= expected_training_error(N, int(d), SIGMA2) <= hi for d, (_, lo, hi) in zip(ds, sweep))
     inside = hits == len(ds)

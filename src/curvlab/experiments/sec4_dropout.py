@@ -99,6 +99,9 @@ def _gradient_finding(label, X, y, rate, kind, draws, rng) -> tuple[Finding, dic
         verdict=judge_correction(notes_ok, corrected_ok),
         equation="E[∂J_D/∂ω_i] = ∂J_N/∂ω_i + 2σ² ω_i x_i²",
         notes_form="E[∂J_D/∂ω_i] = ∂J_N/∂ω_i + 2σ² ω_i² x_i²",
+        correction=f"The notes' penalty gradient 2σ²ω_i²x_i² squares ω_i: the Monte Carlo gradient rejects it "
+                   f"(|z| up to {z_notes.max():.0f}) and agrees with 2σ²ω_i x_i², the derivative of the "
+                   f"penalty σ²ω_i²x_i² (|z| ≤ {z_corr.max():.2f}).",
         details={"w": w, "mc_mean": mean, "mc_se": se, "corrected": corrected, "notes": notes,
                  "z_corrected": z_corr, "z_notes": z_notes, "N": N},
     )
@@ -169,6 +172,9 @@ def expected_loss(size: str, seed: int) -> list[Finding]:
             verdict=judge_correction(bool(notes_ok), bool(corrected_ok)),
             equation="E[J_D] = (y − Σ ω_k x_k)² + σ² Σ ω_k² x_k²",
             notes_form="J_R = (y − Σ δ_k ω_k x_k)² + σ² Σ ω_k² x_k²  (mean: E[J_D] + σ² Σ ω_k² x_k²)",
+            correction=f"The notes' J_R keeps the random δ_k in its data term, so its mean counts the penalty "
+                       f"twice ({notes_mean:.5g} against the measured {mean:.5g}); with the plain data term "
+                       f"(y − Σω_k x_k)² the expectation matches ({corrected:.5g}).",
             details={"mc_mean": mean, "mc_se": se, "notes_form_mean": notes_mean,
                      "z_corrected": abs(mean - corrected) / se, "z_notes": penalty / se},
         ))

@@ -56,6 +56,13 @@ def _linear_model(theta0: np.ndarray) -> nn.Linear:
     return model
 
 
+def _line_colors(n: int) -> list:
+    """``n`` distinguishable colours, in order (viridis, without its palest yellow)."""
+    from matplotlib import colormaps
+
+    return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.85, n)]
+
+
 @experiment(section="5", name="rates")
 def rates(size: str, seed: int) -> list[Finding]:
     cfg = _SIZES[size]
@@ -77,14 +84,15 @@ def rates(size: str, seed: int) -> list[Finding]:
     # deviation of z_i(t) from (1 − ελ_i)ᵗ z_i(0), relative to the initial error ‖z(0)‖
     signed = (1.0 - eps * lam)[None, :] ** t * Z[0][None, :]
     rel = float(np.max(np.abs(Z - signed)) / np.linalg.norm(Z[0]))
-    fig, ax = new_figure()
-    for i in range(lam.size):
-        ax.semilogy(measured[:, i], lw=1.5, label=f"λ={lam[i]:.3g}" if i in (0, lam.size - 1) else None)
-        ax.semilogy(predicted[:, i], "k:", lw=0.8)
+    fig, ax = new_figure(size=(7.0, 4.2))
+    colors = _line_colors(lam.size)
+    for i in range(lam.size):                          # every direction in the legend, by its λ_i
+        ax.semilogy(measured[:, i], lw=1.5, color=colors[i], label=f"λ_{i + 1} = {lam[i]:.3g}")
+        ax.semilogy(predicted[:, i], "k:", lw=0.8, label="|1 − ελ_i|ᵗ (predicted)" if i == 0 else None)
     ax.set_xlabel("step t")
     ax.set_ylabel("|z_i(t) / z_i(0)|")
-    ax.set_title(f"GD on diabetes least squares, ε = 0.9·2/λ_max")
-    ax.legend()
+    ax.set_title("GD on diabetes least squares, ε = 0.9·2/λ_max")
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
     findings.append(Finding(
         section="5", ref="§5.2, eqs. (34)–(35)",
         claim="Along each eigenvector q_i of H, gradient descent shrinks the error by exactly "
@@ -147,12 +155,19 @@ def rates(size: str, seed: int) -> list[Finding]:
         curves[e] = ratio
     worst = max(devs.values())
     fig, ax = new_figure()
+    # ε = 0.5 and ε = 1.5 have the same |1 − ε| = 0.5, so their curves coincide: big hollow
+    # circles under small filled crosses keep both visible.
+    style = {0.25: dict(marker="s", ms=5, ls="-"), 0.5: dict(marker="o", ms=9, mfc="none", ls="-", lw=2.5),
+             1.5: dict(marker="x", ms=6, ls="--")}
     for e, r in curves.items():
-        ax.semilogy(r, "o-", label=f"ε = {e}")
-        ax.semilogy(abs(1 - e) ** np.arange(n_steps + 1), "k:", lw=0.8)
+        same = " (coincides with ε = 0.5: |1 − ε| = 0.5)" if e == 1.5 else ""
+        ax.semilogy(r, label=f"ε = {e}{same}", **style.get(e, dict(marker="o")))
+    for k, e in enumerate(curves):
+        ax.semilogy(abs(1 - e) ** np.arange(n_steps + 1), "k:", lw=0.8,
+                    label="|1 − ε|ᵗ (predicted)" if k == 0 else None)
     ax.set_xlabel("step t")
     ax.set_ylabel("‖ω⁽ᵗ⁾ − ω*‖ / ‖ω⁽⁰⁾ − ω*‖")
-    ax.legend()
+    ax.legend(fontsize=8)
     findings.append(Finding(
         section="5", ref="§5.3, eq. (37)",
         claim="Damped Newton ω ← ω − εH⁻¹∇L contracts the error by exactly |1 − ε| per step, "
@@ -209,15 +224,16 @@ def _edge_of_stability(size: str, seed: int) -> list[Finding]:
 
     fig, (ax_s, ax_l) = new_figure(1, 2, size=(11.0, 4.0))
     for m, (_, eta, traj, st, sh) in runs.items():
-        line, = ax_s.plot(st, sh, label=f"η = {m}·2/λ₀")
-        ax_s.axhline(2 / eta, color=line.get_color(), ls="--", lw=0.8)
-        ax_l.semilogy(traj.losses, color=line.get_color(), lw=0.8)
+        line, = ax_s.plot(st, sh, label=f"λ_max, η = {m}·2/λ₀")
+        ax_s.axhline(2 / eta, color=line.get_color(), ls="--", lw=0.8, label=f"2/η, η = {m}·2/λ₀")
+        ax_l.semilogy(traj.losses, color=line.get_color(), lw=0.8, label=f"η = {m}·2/λ₀")
     ax_s.axhline(lam0_lr.lam_max, color="k", ls=":", lw=0.8, label="λ_max(θ₀)")
     ax_s.set_xlabel("step")
-    ax_s.set_ylabel("sharpness λ_max (dashed: 2/η)")
-    ax_s.legend()
+    ax_s.set_ylabel("sharpness λ_max")
+    ax_s.legend(fontsize=7)
     ax_l.set_xlabel("step")
     ax_l.set_ylabel("training MSE")
+    ax_l.legend(fontsize=7)
     eos_fig = Figure.from_matplotlib(fig, "sec5-edge-of-stability",
                                      "Full-batch GD on a digits MLP with MSE: sharpness against 2/η (left), loss (right).")
 
@@ -288,9 +304,10 @@ def _edge_of_stability(size: str, seed: int) -> list[Finding]:
     ax.set_xlabel("step")
     ax.set_ylabel("sharpness")
     ax2 = ax.twinx()
-    ax2.semilogy(traj.losses, color="C1", lw=0.8)
-    ax2.set_ylabel("cross-entropy (orange)")
-    ax.legend(loc="center right")
+    loss_line, = ax2.semilogy(traj.losses, color="C1", lw=0.8, label="training cross-entropy (right axis)")
+    ax2.set_ylabel("training cross-entropy")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles + [loss_line], labels + [loss_line.get_label()], loc="center right", fontsize=8)
     findings.append(Finding(
         section="5", ref="§5.2, eq. (36) on a network",
         claim="With cross-entropy the picture differs: as the training loss goes to zero the "

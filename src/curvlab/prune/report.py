@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["LayerRecord", "PruningReport", "RoundRecord"]
+__all__ = ["LayerRecord", "PruningReport", "RoundRecord", "format_layer_table", "format_prune_markdown"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,87 @@ class PruningReport:
                          f"{r.loss_after:.4g} (predicted +{r.predicted_increase:.3g}, actual "
                          f"+{r.actual_increase:.3g})")
         return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- prune_model's report as text
+
+#: the per-layer columns of ``PruneReport.to_dict()["layers"]``: (key, heading, format)
+LAYER_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("name", "layer", "s"),
+    ("shape", "shape", "shape"),
+    ("sparsity", "sparsity", ".3f"),
+    ("predicted_error", "predicted error", ".4g"),
+    ("calibration_error", "calibration error", ".4g"),
+    ("heldout_error", "held-out error", ".4g"),
+    ("time_s", "time (s)", ".2f"),
+)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if fmt == "shape":
+        return "×".join(str(int(v)) for v in value)
+    if fmt == "s":
+        return str(value)
+    return format(float(value), fmt)
+
+
+def format_layer_table(layers: list[dict[str, Any]], *, markdown: bool = False) -> str:
+    """The per-layer rows of a ``PruneReport.to_dict()`` as an aligned text table, or as a
+    Markdown table (``markdown=True``). Columns that no layer has are left out; every value is
+    printed in full (no truncation)."""
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(layer, dict) for layer in layers):
+        raise TypeError("layers must be a list of dicts, e.g. PruneReport.to_dict()['layers']; "
+                        f"got {type(layers).__name__}.")
+    cols = [c for c in LAYER_COLUMNS if any(layer.get(c[0]) is not None for layer in layers)]
+    rows = [[_cell(layer.get(key), fmt) for key, _, fmt in cols] for layer in layers]
+    heads = [head for _, head, _ in cols]
+    if markdown:
+        align = ["---" if fmt in ("s", "shape") else "---:" for _, _, fmt in cols]
+        return "\n".join("| " + " | ".join(r) + " |" for r in [heads, align, *rows])
+    widths = [max(len(x) for x in column) for column in zip(heads, *rows)]
+    left = [fmt in ("s", "shape") for _, _, fmt in cols]
+
+    def line(r):
+        return "  ".join(x.ljust(w) if lft else x.rjust(w) for x, w, lft in zip(r, widths, left)).rstrip()
+
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def format_prune_markdown(summary: dict[str, Any]) -> str:
+    """``report.md`` of ``curvlab prune``: the settings, the totals, the held-out evaluation and
+    the per-layer table, from ``PruneReport.to_dict()`` (plus the CLI's ``eval`` entry)."""
+    if not isinstance(summary, dict):
+        raise TypeError(f"summary must be a dict such as PruneReport.to_dict(); got {type(summary).__name__}.")
+    def num(key, fmt):
+        value = summary.get(key)
+        return "—" if value is None or value != value else format(float(value), fmt)   # NaN → —
+
+    lines = [
+        f"# Pruning report: {summary.get('method', '?')}, {summary.get('pattern', '?')}",
+        "",
+        "| quantity | value |",
+        "| --- | ---: |",
+        f"| target sparsity | {num('sparsity', '.3f')} |",
+        f"| overall sparsity reached | {num('overall_sparsity', '.4f')} |",
+        f"| layers | {len(summary.get('layers', []))} |",
+        f"| calibration tokens | {summary.get('n_calibration_tokens', '—')} |",
+        f"| mean calibration error ‖WX − ŴX‖²/‖WX‖² | {num('mean_calibration_error', '.4g')} |",
+        f"| mean held-out error | {num('mean_heldout_error', '.4g')} |",
+        f"| pruning arithmetic (s) | {num('compute_s', '.1f')} |",
+        f"| total time (s) | {num('total_s', '.1f')} |",
+    ]
+    ev = summary.get("eval")
+    if ev:
+        lines += [f"| held-out texts | {ev['texts']} |",
+                  f"| mean cosine, pruned vs dense embeddings | {ev['mean_cosine']:.4f} |",
+                  f"| Spearman of pairwise similarities, pruned vs dense | {ev['similarity_spearman']:.4f} |"]
+    options = summary.get("options") or {}
+    if options:
+        lines += ["", "Options: " + ", ".join(f"`{k}={v}`" for k, v in options.items())]
+    lines += ["", "## Per layer", "",
+              "Errors are relative: ‖WX − ŴX‖² / ‖WX‖² on the calibration (or held-out) inputs of the layer; "
+              "*predicted* is the OBS estimate, Σ ½ w_q²/[H⁻¹]_qq, eq. (8) of the notes.", "",
+              format_layer_table(summary.get("layers", []), markdown=True), ""]
+    return "\n".join(lines)

@@ -29,22 +29,25 @@ def format_value(value) -> str:
 
 
 def format_table(results: list[ExperimentResult], *, width: int | None = None) -> str:
-    """A plain-text table of every finding, grouped by section, with a summary line."""
+    """A plain-text table of every finding, grouped by section, with a summary line.
+
+    Nothing is cut: a claim, a reference or a measured / predicted value longer than its
+    column wraps onto the following lines of its row.
+    """
     width = width or min(shutil.get_terminal_size((120, 24)).columns, 160)
     findings: list[Finding] = [f for r in results for f in r.findings]
-    ref_w, num_w, verdict_w = 22, 16, 9
+    ref_w, num_w, verdict_w = 20, 20, 9
     claim_w = max(20, width - ref_w - 2 * num_w - verdict_w - 8)
     header = (f"{'where':<{ref_w}}  {'claim':<{claim_w}}  {'measured':>{num_w}}  "
               f"{'predicted':>{num_w}}  {'verdict':<{verdict_w}}")
     lines = [header, "─" * len(header)]
     for f in findings:
-        claim_lines = textwrap.wrap(f.claim, claim_w) or [""]
-        measured = _clip(format_value(f.measured), num_w)
-        predicted = _clip(format_value(f.predicted), num_w)
-        lines.append(f"{_clip(f.ref, ref_w):<{ref_w}}  {claim_lines[0]:<{claim_w}}  "
-                     f"{measured:>{num_w}}  {predicted:>{num_w}}  {_MARK[f.verdict.value]:<{verdict_w}}")
-        for extra in claim_lines[1:]:
-            lines.append(f"{'':<{ref_w}}  {extra}")
+        cols = [_wrap(f.ref, ref_w), _wrap(f.claim, claim_w), _wrap(format_value(f.measured), num_w),
+                _wrap(format_value(f.predicted), num_w), [_MARK[f.verdict.value]]]
+        for i in range(max(map(len, cols))):
+            ref, claim, measured, predicted, verdict = (c[i] if i < len(c) else "" for c in cols)
+            lines.append(f"{ref:<{ref_w}}  {claim:<{claim_w}}  {measured:>{num_w}}  {predicted:>{num_w}}  "
+                         f"{verdict:<{verdict_w}}".rstrip())
     counts = {v: sum(f.verdict.value == v for f in findings) for v in ("holds", "corrected", "fails")}
     lines.append("─" * len(header))
     lines.append(f"{len(findings)} findings: {counts['holds']} hold, {counts['corrected']} corrected, "
@@ -52,5 +55,6 @@ def format_table(results: list[ExperimentResult], *, width: int | None = None) -
     return "\n".join(lines)
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _wrap(text: str, n: int) -> list[str]:
+    """``text`` in lines of at most ``n`` characters, breaking long words rather than cutting them."""
+    return textwrap.wrap(text, n, break_long_words=True, break_on_hyphens=False) or [""]

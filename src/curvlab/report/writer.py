@@ -1,7 +1,9 @@
 """Write ``report.json``, ``index.html`` and ``figures/*.png`` into a report directory.
 
 Every file is written to a temporary name and moved into place with ``os.replace``, so an
-interrupted run never leaves a half-written report file behind.
+interrupted run never leaves a half-written report file behind; files get the permissions of
+the user's umask. (``curvlab reproduce`` goes further: it writes the whole report into a
+staging directory and swaps it in, see :mod:`curvlab._outdir`.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._outdir import current_umask
 from ..experiments import ExperimentResult
 from ..experiments.findings import Verdict
 from ..experiments.sections import SECTIONS
@@ -78,7 +81,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~current_umask())           # mkstemp makes 0600; honour the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
