@@ -178,6 +178,9 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if isinstance(argv, (str, bytes)):
+        raise TypeError(f"argv must be a list of strings such as ['reproduce', '--size', 'quick']; got the "
+                        f"single string {argv!r} (split it with shlex.split).")
     argv = list(sys.argv[1:] if argv is None else argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)

@@ -74,6 +74,8 @@ def progress(iterable=None, *, total: int | None = None, desc: str = "", unit: s
     unchanged, or a bar that does nothing. It stays below the command's own bar and
     disappears when done.
     """
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
+        raise ValueError(f"total must be None or an integer >= 0 (the number of steps); got {total!r}.")
     if not _SHOW_PROGRESS.get():
         return iterable if iterable is not None else _NoBar()
     from tqdm.auto import tqdm
@@ -87,6 +89,32 @@ class _NoBar:
 
     def close(self) -> None:
         pass
+
+
+def check_results(results, name: str = "results") -> list[ExperimentResult]:
+    """``results`` as a list of :class:`ExperimentResult`, or a TypeError naming ``name``."""
+    if isinstance(results, (str, bytes)) or not isinstance(results, Iterable):
+        raise TypeError(f"{name} must be a list of ExperimentResult (from run_experiment); "
+                        f"got {type(results).__name__}.")
+    results = list(results)
+    for i, r in enumerate(results):
+        if not isinstance(r, ExperimentResult):
+            raise TypeError(f"{name}[{i}] must be an ExperimentResult (from run_experiment); "
+                            f"got {type(r).__name__}.")
+    return results
+
+
+def _check_sections(sections: Iterable[str] | None) -> set[str] | None:
+    if sections is None:
+        return None
+    if isinstance(sections, (str, bytes)) or not isinstance(sections, Iterable):
+        raise TypeError(f"sections must be a list of section ids such as ['1', '5'] (or None for all); "
+                        f"got {sections!r}.")
+    wanted = {str(s) for s in sections}
+    unknown = sorted(wanted - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"sections must be among {sorted(SECTIONS)}; got unknown {unknown}.")
+    return wanted
 
 
 def experiment(*, section: str, name: str):
@@ -112,10 +140,11 @@ def load_all(sections: Iterable[str] | None = None) -> None:
     others: it is registered as an experiment that re-raises the import error when run, so
     the report shows it as a failed finding.
     """
+    sections = _check_sections(sections)
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("sec"):
             continue
-        if sections is not None and info.name[3:4] not in set(sections):
+        if sections is not None and info.name[3:4] not in sections:
             continue
         try:
             importlib.import_module(f"{__name__}.{info.name}")
@@ -136,7 +165,7 @@ def _reraise(exc: Exception):
 
 def registered(sections: Iterable[str] | None = None) -> list[Experiment]:
     """The registered experiments, ordered by section then registration order."""
-    wanted = set(sections) if sections is not None else None
+    wanted = _check_sections(sections)
     load_all(wanted)
     chosen = [e for e in _REGISTRY.values() if wanted is None or e.section in wanted]
     return sorted(chosen, key=lambda e: int(e.section))
@@ -152,6 +181,8 @@ def thread_limits(threads: int):
     import torch
     from threadpoolctl import threadpool_limits
 
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1 (e.g. 1); got {threads!r}.")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -167,6 +198,8 @@ def run_experiment(exp: Experiment, size: str, seed: int, *, threads: int = 1,
 
     ``progress=True`` lets the experiment's long loops show bars (see :func:`progress`).
     """
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp must be an Experiment (from registered()); got {type(exp).__name__}.")
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}; got {size!r}.")
     start = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import textwrap
 
-from ..experiments import ExperimentResult
+from ..experiments import ExperimentResult, check_results
 from ..experiments.findings import Finding
 
 __all__ = ["format_table", "format_value"]
@@ -34,6 +34,9 @@ def format_table(results: list[ExperimentResult], *, width: int | None = None) -
     Nothing is cut: a claim, a reference or a measured / predicted value longer than its
     column wraps onto the following lines of its row.
     """
+    results = check_results(results)
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 40):
+        raise ValueError(f"width must be None (the terminal's) or an integer >= 40 columns; got {width!r}.")
     width = width or min(shutil.get_terminal_size((120, 24)).columns, 160)
     findings: list[Finding] = [f for r in results for f in r.findings]
     ref_w, num_w, verdict_w = 20, 20, 9

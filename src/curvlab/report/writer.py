@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._outdir import current_umask
-from ..experiments import ExperimentResult
+from ..experiments import ExperimentResult, check_results
 from ..experiments.findings import Verdict
 from ..experiments.sections import SECTIONS
 from .html import render_html
@@ -31,6 +31,17 @@ class ReportMeta:
     seed: int
     command: str
 
+    def __post_init__(self):
+        from ..experiments import SIZES
+
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}; got {self.size!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an integer; got {self.seed!r}.")
+        for name in ("version", "command"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string; got {type(getattr(self, name)).__name__}.")
+
 
 def build_report(results: list[ExperimentResult], meta: ReportMeta) -> dict[str, Any]:
     """The report as a JSON-ready dict: findings by section, a summary, and timings.
@@ -38,6 +49,9 @@ def build_report(results: list[ExperimentResult], meta: ReportMeta) -> dict[str,
     Everything but ``timings`` depends only on the seed and size, so two runs with the same
     seed give equal ``sections``.
     """
+    results = check_results(results)
+    if not isinstance(meta, ReportMeta):
+        raise TypeError(f"meta must be a ReportMeta(version, size, seed, command); got {type(meta).__name__}.")
     by_section: dict[str, list[dict]] = {}
     for r in results:
         by_section.setdefault(r.experiment.section, []).extend(f.to_dict() for f in r.findings)
@@ -63,6 +77,9 @@ def build_report(results: list[ExperimentResult], meta: ReportMeta) -> dict[str,
 
 def write_report(results: list[ExperimentResult], out_dir: str | os.PathLike, meta: ReportMeta) -> Path:
     """Write the report files into ``out_dir`` (created if needed); return ``index.html``'s path."""
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a directory path (str or os.PathLike); got {type(out_dir).__name__}.")
+    results = check_results(results)
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     report = build_report(results, meta)
