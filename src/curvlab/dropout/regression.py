@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._validation import check_positive, check_positive_int
+from ..linear import _dask
 from .marginalized import dropout_energy, fit_marginalized
 from .noise import check_kind, check_rate
 from .sampled import fit_sampled
@@ -132,6 +133,8 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
         rate = check_rate(self.rate)
         check_kind(self.kind)
         lr = check_sgd_params(self)
+        if _dask.any_dask(X, y):  # marginalized solver from the chunked reduction; see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         sample_weight = (None if sample_weight is None else
                          _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
@@ -157,9 +160,17 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """ŷ = b + Xω (no dropout at prediction: E[δ] = 1). Shape (N,)."""
+        if _dask.is_dask(X):  # a lazy Dask array with X's row chunks
+            return _dask.predict(self, X)
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return X @ self.coef_ + self.intercept_
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (a lazy 0-d Dask array for Dask input)."""
+        if _dask.any_dask(X, y):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def expected_loss(self, X, y, sample_weight=None) -> float:
         """J_R(ω, b) of (30, corrected) on (X, y): Σ s(y − b − Xω)² + σ² Σ_k ω_k² Σ_n s x_nk²."""

@@ -8,6 +8,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._validation import check_positive
+from . import _dask
 from ._solvers import SOLVERS
 
 __all__ = ["LinearModel"]
@@ -67,6 +68,14 @@ class LinearModel(RegressorMixin, BaseEstimator):
     # ----------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
         """Ŷ = X coef_ᵀ + intercept_ (shape (n,) or (n, k))."""
+        if _dask.is_dask(X):  # a lazy Dask array with X's row chunks
+            return _dask.predict(self, X)
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ self.coef_.T + self.intercept_
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (a lazy 0-d Dask array for Dask input)."""
+        if _dask.any_dask(X, y):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)

@@ -34,6 +34,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_in_range, check_positive, check_positive_int
+from . import _dask
 from ._base import LinearModel
 from ._cd import enet_gram_cd
 from .enet_path import alpha_max, sklearn_to_notes, solve_path_gram
@@ -116,6 +117,8 @@ class ElasticNet(LinearModel):
 
     def fit(self, X, y, sample_weight=None, check_input: bool = True) -> "ElasticNet":
         """Minimise the objective; y may be 2-D (each column solved separately)."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         tol = check_positive(self.tol, "tol", strict=False)
         max_iter = check_positive_int(self.max_iter, "max_iter")
         X, Y, sw, single = self._validate_fit(X, y, sample_weight)
@@ -189,6 +192,8 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
+        if _dask.any_dask(X, y):  # folds of whole chunks, one pass; see linear._dask
+            return _dask.fit(self, X, y)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         n, p = X.shape

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._validation import as_float_array, check_positive_int
+from . import _dask
 from ._base import LinearModel
 from ._inference import InferenceMixin
 from ._reduce import (apply_refinement, block_stats, merge, needs_refinement, ols_from_stats,
@@ -62,6 +63,8 @@ class OLS(InferenceMixin, LinearModel):
 
     def fit(self, X, y, sample_weight=None) -> "OLS":
         """Fit β̂ = (XᵀWX)⁻¹XᵀWY (W = diag(sample_weight), identity when omitted)."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         solver = self._check_solver()
         X, Y, sw, single, col_sum = self._validate_fit(X, y, sample_weight, return_col_sum=True)
         sol = solve_least_squares(X, Y, fit_intercept=self.fit_intercept, solver=solver,
