@@ -113,9 +113,11 @@ def _frame_check(F, name: str) -> None:
 
 def _blocks_of(A, name: str) -> list:
     """Delayed row blocks of a Dask array / DataFrame / Series (in row order)."""
+    # optimize_graph=False keeps the keys of the source chunks: when X and y are slices of one
+    # array (or columns of one DataFrame) each source chunk is produced once per pass, not twice.
     if _is_frame(A) or _is_series(A):
-        return list(A.to_delayed())
-    return list(A.to_delayed().ravel())
+        return list(A.to_delayed(optimize_graph=False))
+    return list(A.to_delayed(optimize_graph=False).ravel())
 
 
 def as_dask_data(X, y, *, multi_output: bool = True) -> DaskData:
@@ -663,13 +665,19 @@ def fit(est, X, y, sample_weight=None):
     from .ridge import Ridge
 
     _require_dask("X" if is_dask(X) else "y")
-    for cls, fn in ((GLS, fit_gls), (OLS, fit_ols), (Ridge, fit_ridge), (ElasticNet, fit_enet),
-                    (DropoutRegression, fit_dropout)):
-        if isinstance(est, cls):
-            return fn(est, X, y, sample_weight)
-    if isinstance(est, ElasticNetCV):
-        return fit_enet_cv(est, X, y)
-    raise TypeError(f"{type(est).__name__} does not take Dask input.")
+    state = dict(est.__dict__)  # a failed fit leaves the estimator exactly as it was
+    try:
+        for cls, fn in ((GLS, fit_gls), (OLS, fit_ols), (Ridge, fit_ridge), (ElasticNet, fit_enet),
+                        (DropoutRegression, fit_dropout)):
+            if isinstance(est, cls):
+                return fn(est, X, y, sample_weight)
+        if isinstance(est, ElasticNetCV):
+            return fit_enet_cv(est, X, y)
+        raise TypeError(f"{type(est).__name__} does not take Dask input.")
+    except BaseException:
+        est.__dict__.clear()
+        est.__dict__.update(state)
+        raise
 
 
 def _predict_block(xb, coef, intercept):
