@@ -261,6 +261,11 @@ def test_bad_input_before_any_work(data):
         with pytest.raises(exc, match=match):
             fn()
     assert not calls  # every error came before a chunk was made
+    m = OLS().fit(X, y)
+    with pytest.raises(ValueError, match=r"X.rechunk\(\{1: -1\}\)"):
+        m.predict(Xd.rechunk({1: 2}))
+    with pytest.raises(ValueError, match="3 features"):
+        m.predict(Xd[:, :3])
 
 
 def test_bad_input_dataframes(data):

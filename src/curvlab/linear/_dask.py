@@ -483,10 +483,10 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=None, n_alphas=100, eps=1e-3, tol=1e
     tol = check_positive(tol, "tol", strict=False)
     max_iter = check_positive_int(max_iter, "max_iter")
 
-    class _Count:  # the pass counter of a function (no estimator to carry it)
-        n_passes_ = 0
+    class _Passes:  # carries the pass count of this call (there is no estimator)
+        pass
 
-    st = _reduce(_Count, data, center=False)
+    st = _reduce(_Passes(), data, center=False)
     p = data.n_features
     A, B = compressed(st, p)
     G = np.ascontiguousarray(A.T @ A)
@@ -700,7 +700,9 @@ def _x_array(est, X):
         Xa = X
         if Xa.ndim != 2:
             raise ValueError(f"X must be 2-D; got a Dask array of shape {Xa.shape}.")
-        _array_chunks(Xa, "X") if Xa.numblocks[1] > 1 else None
+        if Xa.numblocks[1] > 1:
+            raise ValueError(f"X is chunked across columns (chunks {Xa.chunks[1]} along axis 1); "
+                             "rechunk X as X.rechunk({1: -1}).")
     p = Xa.shape[1]
     if p != est.n_features_in_:
         raise ValueError(f"X has {p} features, but {type(est).__name__} was fitted with "
