@@ -30,15 +30,18 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from ._reduce import (apply_refinement, ar1_block_stats, block_stats, compressed, lag_block_stats,
-                      merge, merge_all, merge_lag, needs_refinement, ols_from_stats, refine_block,
-                      store_ols)
+from ._reduce import (apply_refinement, ar1_block_stats, block_stats, compressed, gram_block_stats,
+                      gram_to_rowstats, lag_block_stats, merge_all, merge_all_gram, merge_lag,
+                      needs_refinement, ols_from_stats, refine_block, scaled_rcond, store_ols)
 from ._solvers import LstsqSolution, gram_solve, solve_least_squares, solve_ridge
 
 __all__ = ["is_dask", "any_dask", "fit", "predict", "score", "enet_path", "EXTRA"]
 
 EXTRA = "pip install 'curvlab[dask]'"
 _FAN_IN = 8  # summaries merged per task in the reduction tree
+# The Gram route of OLS is kept while κ(X_cD⁻¹)² ≤ 10¹⁰: the normal equations then keep ≥ 6
+# digits and one refinement step (contraction ≈ κ²ε ≤ 10⁻⁶) restores the rest; beyond, TSQR.
+GRAM_TRUST = 1e-10
 
 
 def is_dask(obj) -> bool:
@@ -218,6 +221,15 @@ def _merge_task(*stats):
     return merge_all(stats)
 
 
+def _gram_task(xb, yb, index, start, p, center):
+    Xb, Yb = _np_block(xb, yb, index, p)
+    return gram_block_stats(Xb, Yb, center=center, index=index, start=start)
+
+
+def _merge_gram_task(*stats):
+    return merge_all_gram(stats)
+
+
 def _last_row(xb):
     A = xb.to_numpy(dtype=np.float64) if hasattr(xb, "to_numpy") else np.asarray(xb, dtype=np.float64)
     return A[-1].copy() if A.shape[0] else None
@@ -258,11 +270,11 @@ def _compute(est, *objs):
     return dask.compute(*objs)
 
 
-def _stat_leaves(data: DaskData, center: bool) -> list:
+def _stat_leaves(data: DaskData, center: bool, task=_stats_task) -> list:
     from dask import delayed
 
     starts = data.starts or [None] * len(data.xs)
-    return [delayed(_stats_task)(xb, yb, i, starts[i], data.n_features, center)
+    return [delayed(task)(xb, yb, i, starts[i], data.n_features, center)
             for i, (xb, yb) in enumerate(zip(data.xs, data.ys))]
 
 
@@ -275,7 +287,18 @@ def _prev_rows(data: DaskData):
 
 
 def _reduce(est, data: DaskData, center: bool):
+    """One pass: the QR (TSQR) summary of the centred [X Y]."""
     return _compute(est, _tree(_stat_leaves(data, center), _merge_task))[0]
+
+
+def _reduce_gram(est, data: DaskData, center: bool):
+    """One pass: the Gram summary of the centred [X Y] (one syrk per chunk)."""
+    return _compute(est, _tree(_stat_leaves(data, center, _gram_task), _merge_gram_task))[0]
+
+
+def _gram_compressed(est, data: DaskData, center: bool):
+    """Gram pass → compressed data (any square root of M) for the ridge-type solvers."""
+    return gram_to_rowstats(_reduce_gram(est, data, center), data.n_features, require_triangular=False)
 
 
 def _set_features(est, data: DaskData) -> None:
@@ -293,9 +316,9 @@ def _no_weights(sample_weight, name: str) -> None:
 
 
 # ---------------------------------------------------------------------- estimators
-def _refit_ols(est, data: DaskData, st, sol, p: int) -> LstsqSolution:
+def _refit_ols(est, data: DaskData, st, sol, p: int, force: bool = False) -> LstsqSolution:
     """The refinement pass (extended-precision residuals) when the condition asks for it."""
-    if not needs_refinement(st, sol, p):
+    if not (force or needs_refinement(st, sol, p)):
         return sol
     from dask import delayed
 
@@ -312,9 +335,22 @@ def fit_ols(est, X, y, sample_weight=None):
     data = as_dask_data(X, y)
     est.n_passes_ = 0
     p = data.n_features
-    st = _reduce(est, data, center=est.fit_intercept)
-    sol, tss = ols_from_stats(st, p, solver)
-    sol = _refit_ols(est, data, st, sol, p)
+    center = est.fit_intercept
+    st = None
+    if solver in ("auto", "cholesky"):
+        # the normal equations' statistics first (one syrk per chunk), as the in-memory "auto"
+        st = gram_to_rowstats(_reduce_gram(est, data, center), p, require_triangular=True)
+        if st is not None and scaled_rcond(st, p) ** 2 < GRAM_TRUST:
+            st = None  # κ(X_cD⁻¹)² > 10¹⁰: the Gram has lost too much; take the QR pass
+        if st is not None:
+            sol, tss = ols_from_stats(st, p, solver)
+            # SSR = YᵀY − β̂ᵀXᵀY cancels on a near-perfect fit: recompute it from residuals
+            cancels = bool(np.any(sol.ssr < 1e-8 * tss))
+            sol = _refit_ols(est, data, st, sol, p, force=cancels)
+    if st is None:  # "qr"/"svd", or XᵀX not numerically positive definite: the TSQR pass
+        st = _reduce(est, data, center)
+        sol, tss = ols_from_stats(st, p, solver)
+        sol = _refit_ols(est, data, st, sol, p)
     _set_features(est, data)
     store_ols(est, sol, tss, st.n, data.single)
     return est
@@ -327,7 +363,7 @@ def fit_ridge(est, X, y, sample_weight=None):
     data = as_dask_data(X, y)
     est.n_passes_ = 0
     p = data.n_features
-    st = _reduce(est, data, center=est.fit_intercept)
+    st = _gram_compressed(est, data, center=est.fit_intercept)
     A, B = compressed(st, p)
     # β = (X_cᵀX_c + αI)⁻¹X_cᵀY_c  (19), on the compressed data: AᵀA = X_cᵀX_c, AᵀB = X_cᵀY_c
     sol = solve_ridge(A, B, alpha, fit_intercept=False, solver=solver)
@@ -372,7 +408,7 @@ def fit_enet(est, X, y, sample_weight=None):
     _no_weights(sample_weight, "ElasticNet")
     data = as_dask_data(X, y)
     est.n_passes_ = 0
-    st = _reduce(est, data, center=est.fit_intercept)
+    st = _gram_compressed(est, data, center=est.fit_intercept)
     _set_features(est, data)
     return _enet_from_stats(est, st, data.n_features, data.single)
 
@@ -419,10 +455,15 @@ def fit_enet_cv(est, X, y):
     for r in l1_ratios:
         check_in_range(float(r), "l1_ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
     groups = _fold_groups(len(data.xs), est.cv)
-    leaves = _stat_leaves(data, center=est.fit_intercept)
-    folds = list(_compute(est, *[_tree([leaves[i] for i in g], _merge_task) for g in groups]))
+    leaves = _stat_leaves(data, est.fit_intercept, _gram_task)
+    grams = list(_compute(est, *[_tree([leaves[i] for i in g], _merge_gram_task) for g in groups]))
     p = data.n_features
-    st = merge_all(folds)
+
+    def compress(gs):
+        return gram_to_rowstats(gs, p, require_triangular=False)
+
+    folds = [compress(g) for g in grams]
+    st = compress(merge_all_gram(grams))
     n = st.n
     A, B = compressed(st, p)
     Q = A.T @ B  # (p, 1)
@@ -442,7 +483,7 @@ def fit_enet_cv(est, X, y):
         alphas = np.tile(a, (len(l1_ratios), 1))
     mse = np.empty((len(l1_ratios), alphas.shape[1], len(folds)))
     for f, test in enumerate(folds):
-        train = merge_all([s for j, s in enumerate(folds) if j != f])
+        train = compress(merge_all_gram([g for j, g in enumerate(grams) if j != f]))
         Af, Bf = compressed(train, p)
         Gf = np.ascontiguousarray(Af.T @ Af)
         qf = Af.T @ Bf[:, 0]
@@ -486,7 +527,7 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=None, n_alphas=100, eps=1e-3, tol=1e
     class _Passes:  # carries the pass count of this call (there is no estimator)
         pass
 
-    st = _reduce(_Passes(), data, center=False)
+    st = _gram_compressed(_Passes(), data, center=False)
     p = data.n_features
     A, B = compressed(st, p)
     G = np.ascontiguousarray(A.T @ A)
@@ -523,7 +564,7 @@ def fit_dropout(est, X, y, sample_weight=None):
     est.n_passes_ = 0
     sigma2 = est.rate / (1.0 - est.rate)
     p = data.n_features
-    st = _reduce(est, data, center=est.fit_intercept)
+    st = _gram_compressed(est, data, center=est.fit_intercept)
     A, B = compressed(st, p)
     D = np.einsum("ij,ij->j", A, A)
     if st.mean is not None:

@@ -53,7 +53,8 @@ from ._solvers import AUTO_RCOND, LstsqSolution, solve_least_squares
 
 __all__ = ["RowStats", "block_stats", "merge", "merge_all", "ar1_block_stats", "lag_block_stats",
            "LagStats", "merge_lag", "refine_block", "ols_from_stats", "apply_refinement",
-           "compressed", "needs_refinement", "scaled_rcond", "store_ols"]
+           "compressed", "needs_refinement", "scaled_rcond", "store_ols", "GramStats", "gram_block_stats",
+           "merge_gram", "merge_all_gram", "gram_to_rowstats"]
 
 _CACHE_NUMBERS = 40_000  # numbers per in-cache QR sub-block (~320 kB of float64)
 
@@ -332,3 +333,86 @@ def store_ols(est, sol: LstsqSolution, tss: np.ndarray, n: int, single: bool) ->
     est.rcond_ = sol.rcond
     params = np.vstack([sol.intercept[None, :], sol.coef]) if est.fit_intercept else sol.coef
     est._set_inference(params.T, sol.cov_unscaled, sol.ssr, tss, int(n), sol.rank, single)
+
+
+# ------------------------------------------------------------------ the Gram form
+@dataclass(frozen=True)
+class GramStats:
+    """Summary of rows of Z = [X Y] in Gram form: n, column means (None: uncentred) and
+    M = (Z − 1mᵀ)ᵀ(Z − 1mᵀ) (q, q), one BLAS ``syrk`` per chunk — ~5× cheaper than the QR."""
+
+    n: int
+    mean: np.ndarray | None
+    M: np.ndarray
+
+
+def gram_block_stats(Xb: np.ndarray, Yb: np.ndarray, *, center: bool, index: int = 0,
+                     start: int | None = None) -> GramStats:
+    """:class:`GramStats` of one chunk (centred at the chunk's own means). Raises on NaN/inf."""
+    m, p = Xb.shape
+    q = p + Yb.shape[1]
+    if m == 0:
+        return GramStats(0, np.zeros(q) if center else None, np.zeros((q, q)))
+    U = np.empty((m, q))  # (m, q) the centred chunk, one copy
+    U[:, :p], U[:, p:] = Xb, Yb
+    mean = None
+    if center:
+        mean = U.mean(axis=0)
+        U -= mean
+    M = U.T @ U  # syrk
+    if not (np.isfinite(M).all() and (mean is None or np.isfinite(mean).all())):
+        _check_finite_block(Xb, Yb, index, start)
+        raise ValueError(f"the sums of row chunk {index} overflow float64; rescale X and y.")
+    return GramStats(m, mean, M)
+
+
+def merge_gram(a: GramStats, b: GramStats) -> GramStats:
+    """Chan, Golub & LeVeque's exact update: M = M_a + M_b + (n_a n_b/n) δδᵀ, δ = m_b − m_a."""
+    if a.n == 0:
+        return b
+    if b.n == 0:
+        return a
+    n = a.n + b.n
+    if a.mean is None:
+        return GramStats(n, None, a.M + b.M)
+    delta = b.mean - a.mean
+    return GramStats(n, a.mean + (b.n / n) * delta, a.M + b.M + (a.n * b.n / n) * np.outer(delta, delta))
+
+
+def merge_all_gram(stats) -> GramStats:
+    stats = list(stats)
+    if not stats:
+        raise ValueError("no chunks to reduce; pass at least one block of rows.")
+    out = stats[0]
+    for s in stats[1:]:
+        out = merge_gram(out, s)
+    return out
+
+
+def gram_to_rowstats(gs: GramStats, p: int, *, require_triangular: bool) -> RowStats | None:
+    """A compressed data set from a Gram summary: R (q, q) with RᵀR = M.
+
+    Equilibrated (D = √diag M): R_xx = chol(M_xx/DDᵀ) (upper), R_xy = R_xx⁻ᵀM_xy, and for the
+    Y block any S with SᵀS = the Schur complement (clipped to PSD: it is the residual Gram
+    YᵀY − YᵀX(XᵀX)⁻¹XᵀY, which rounding can push below zero on a perfect fit). If M_xx is
+    not numerically positive definite: None when ``require_triangular`` (OLS then takes the
+    QR reduction), else a symmetric square root of M (for ridge-type solvers only AᵀA, AᵀB,
+    BᵀB matter)."""
+    M = gs.M
+    D = np.sqrt(np.diag(M))
+    D = np.where(D > 0, D, 1.0)
+    Ms = M / np.outer(D, D)
+    c, info = scipy.linalg.lapack.dpotrf(Ms[:p, :p], lower=0, clean=1)
+    if info == 0:
+        R_xy = scipy.linalg.solve_triangular(c, Ms[:p, p:], trans="T", check_finite=False)
+        S = Ms[p:, p:] - R_xy.T @ R_xy
+        w, V = np.linalg.eigh((S + S.T) / 2)
+        R = np.zeros_like(Ms)
+        R[:p, :p], R[:p, p:] = c, R_xy
+        R[p:, p:] = np.sqrt(np.clip(w, 0.0, None))[:, None] * V.T
+    elif require_triangular:
+        return None
+    else:
+        w, V = np.linalg.eigh(Ms)
+        R = np.sqrt(np.clip(w, 0.0, None))[:, None] * V.T
+    return RowStats(gs.n, gs.mean, R * D[None, :])
