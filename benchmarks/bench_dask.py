@@ -240,7 +240,7 @@ def bench_daskml(args):
             wait([X, y])
             # imports on the workers before any timing (both libraries)
             client.run(lambda: (__import__("curvlab.linear._dask"), __import__("dask_glm.algorithms")))
-            configs = [("curvlab OLS(solver="auto") + inference", lambda: OLS())]
+            configs = [("curvlab OLS(solver='auto') + inference", lambda: OLS())]
             for spec in args.daskml.split(";"):
                 kw = eval(f"dict({spec})")  # e.g. "solver='lbfgs', C=1e12, tol=1e-12"
                 configs.append((f"dask-ml LinearRegression({spec})", lambda kw=kw: LinearRegression(**kw)))
