@@ -190,6 +190,7 @@ def bench_large(args):
 
         with dask.config.set(scheduler=client):
             client.run(lambda: __import__("curvlab.linear._dask"))  # imports before any timing
+            base = max(client.run(lambda: psutil.Process().memory_info().rss).values())
             out = {}
             for name, est in (("OLS + inference", OLS()), ("Ridge α=1", Ridge(alpha=1.0))):
                 cpu0 = sampler.cpu()
@@ -201,6 +202,7 @@ def bench_large(args):
                 wpids = worker_pids(client)
                 out[name] = (wall, cpu, sampler.peak_total, max(sampler.peak_by_pid.get(w, 0) for w in wpids),
                              sampler.peak_by_pid.get(os.getpid(), 0), est)
+                print(name, out[name][:5], flush=True)  # partial results survive an interruption
     finally:
         client.close()
         cluster.close()
@@ -214,6 +216,8 @@ def bench_large(args):
         print(f"| {name} | {wall:.1f} | {n / wall:.3g} | {cpu:.1f} | {tot / 2**30:.2f} GiB | "
               f"{wmax / 2**30:.2f} GiB | {cl / 2**30:.2f} GiB | "
               f"{digits(params, exact):.1f} |")
+    print(f"worker RSS after imports, before any fit: {base / 2**30:.2f} GiB; chunk of [X y] "
+          f"{chunk * (p + 1) * 8 / 2**20:.0f} MiB")
     ols = out["OLS + inference"][-1]
     print(f"OLS: passes {ols.n_passes_}, σ̂ = {np.sqrt(ols.scale_):.6f}, bse[1] = {ols.bse_[1]:.3e}, "
           f"df_resid = {ols.df_resid_}")

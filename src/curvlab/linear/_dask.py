@@ -1,17 +1,20 @@
 """The linear estimators on Dask: detection, validation, dispatch, lazy predict and score.
 
 Every fit reduces the row chunks of X and y with the one reduction of
-:mod:`curvlab.linear._reduce` (per-chunk R factors of the centred [X Y], merged exactly in a
-tree) and then runs the in-memory solver on the small (p + k) × (p + k) result. Only the
-summaries — O((p + k)²) numbers per chunk — travel; rows never leave the worker that made
-them. Work happens in ``dask.compute`` calls, each one pass over the data:
+:mod:`curvlab.linear._reduce` — per-chunk centred Gram matrices (one ``syrk``) or R factors
+(TSQR) of [X Y], merged exactly (Chan–Golub–LeVeque) in a tree — and then runs the
+in-memory solver on the small (p + k) × (p + k) compressed data set. Only the summaries,
+O((p + k)²) numbers per chunk, travel; rows never leave the worker that made them. Work
+happens in ``dask.compute`` calls, each one pass over the data:
 
-    OLS, GLS(sigma=None)     1 pass  (+1 refinement pass when κ(X_cD⁻¹)² > 10⁶)
-    GLS(sigma=AR1(ρ))        1 pass  (whitening with one row of overlap between chunks)
+    OLS, GLS(sigma=None)     1 Gram pass (solver "auto"/"cholesky"; TSQR for "qr"/"svd");
+                             +1 extended-precision refinement pass when κ(X_cD⁻¹)² > 10⁶ or the
+                             SSR cancels; a Gram with κ² > 10¹⁰ is dropped for a TSQR pass
+    GLS(sigma=AR1(ρ))        1 pass  (whitening with one row of overlap between chunks; TSQR)
     GLS(sigma="ar1")         2 passes (lag moments → ρ̂ iterated on them; whitened TSQR)
     Ridge, ElasticNet, DropoutRegression(solver="marginalized"), enet_path
-                             1 pass
-    ElasticNetCV             1 pass  (one summary per fold; folds are whole chunks)
+                             1 Gram pass
+    ElasticNetCV             1 Gram pass (one summary per fold; folds are whole chunks)
 
 ``n_passes_`` on the fitted estimator records the count. Whatever scheduler is active
 runs the graph: the default threaded one, or a ``dask.distributed.Client``.
@@ -391,9 +394,7 @@ def _enet_from_stats(est, st, p: int, single: bool, *, alpha=None, l1_ratio=None
     if getattr(est, "warm_start", False) and hasattr(est, "coef_"):
         inner.set_params(warm_start=True)
         inner.coef_ = est.coef_
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # fitted without feature names
-        inner.fit(A, B[:, 0] if single else B)
+    inner.fit(A, B[:, 0] if single else B)
     coef = np.reshape(inner.coef_, (-1, p)).T  # (p, k)
     intercept = st.mean[p:] - st.mean[:p] @ coef if st.mean is not None else np.zeros(coef.shape[1])
     est._set_coef(coef, intercept, single)
