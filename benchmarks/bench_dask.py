@@ -109,7 +109,7 @@ def start_cluster(memory_limit: str):
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=":0", silence_logs=40)
     return cluster, Client(cluster)
 
 

@@ -60,7 +60,7 @@ def client():
     """One 2-worker LocalCluster of processes for the module, started and closed within bounds."""
     with dask.config.set({"distributed.comm.timeouts.connect": "60s"}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=40)
+                                           dashboard_address=":0", silence_logs=40)
         c = distributed.Client(cluster, set_as_default=False, timeout=60)
     yield c
     c.close(timeout=30)
