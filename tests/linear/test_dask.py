@@ -282,6 +282,22 @@ def test_bad_input_before_any_work(data):
         m.predict(Xd[:, :3])
 
 
+def test_empty_partitions(data):
+    # reference: in-memory OLS / Ridge on the non-empty rows; empty partitions (after a filter)
+    # contribute nothing; AR(1) whitening names the empty chunk
+    X, y, _ = data
+    df = pd.DataFrame(X, columns=list("abcd")).assign(y=y, t=np.arange(len(y)))
+    ddf = dd.from_pandas(df, npartitions=6)
+    kept = ddf[(ddf["t"] < 150) | (ddf["t"] >= 300)]  # partition 1 becomes empty
+    rows = np.r_[0:150, 300:900]
+    for est in (OLS(), Ridge(alpha=2.0)):
+        m = est.fit(kept[list("abcd")], kept["y"])
+        ref = type(est)(**est.get_params()).fit(X[rows], y[rows])
+        assert _rel(m.coef_, ref.coef_) < RTOL
+    with pytest.raises(ValueError, match="row chunk 1 is empty"):
+        GLS(sigma=AR1(0.5)).fit(kept[list("abcd")], kept["y"])
+
+
 def test_bad_input_dataframes(data):
     X, y, _ = data
     df = pd.DataFrame(X, columns=list("abcd")).assign(y=y, s="x")

@@ -205,7 +205,7 @@ def _np_block(xb, yb, index: int, p: int):
     """Row block → (X (m, p), Y (m, k)) float64, checking the shapes agree."""
     Xb = (xb.to_numpy(dtype=np.float64) if hasattr(xb, "to_numpy") else np.asarray(xb, dtype=np.float64))
     Yb = (yb.to_numpy(dtype=np.float64) if hasattr(yb, "to_numpy") else np.asarray(yb, dtype=np.float64))
-    Yb = Yb.reshape(Yb.shape[0], -1)
+    Yb = Yb[:, None] if Yb.ndim == 1 else Yb  # (m, k)
     if Xb.ndim != 2 or Xb.shape[1] != p:
         raise ValueError(f"row chunk {index} of X has shape {Xb.shape}; expected (m, {p}).")
     if Yb.shape[0] != Xb.shape[0]:
@@ -238,13 +238,22 @@ def _last_row(xb):
     return A[-1].copy() if A.shape[0] else None
 
 
+def _check_not_empty(Xb, index: int) -> None:
+    if Xb.shape[0] == 0:
+        raise ValueError(f"row chunk {index} is empty; AR(1) whitening pairs each row with the one "
+                         "before it across chunks: drop empty partitions first (e.g. "
+                         "X = X.rechunk(...) or df = df.repartition(npartitions=...)).")
+
+
 def _ar1_task(xb, yb, px, py, index, p, rho, intercept, shift):
     Xb, Yb = _np_block(xb, yb, index, p)
+    _check_not_empty(Xb, index)
     return ar1_block_stats(Xb, Yb, px, py, rho, intercept=intercept, shift=shift, index=index)
 
 
 def _lag_task(xb, yb, px, py, index, p):
     Xb, Yb = _np_block(xb, yb, index, p)
+    _check_not_empty(Xb, index)
     return lag_block_stats(Xb, Yb, px, py, index=index)
 
 
@@ -767,7 +776,7 @@ def _score_block(xb, yb, coef, intercept):
     """(n, ȳ, Σ(y − ȳ)², Σ(y − ŷ)²) of one chunk, per target."""
     A = xb.to_numpy(dtype=np.float64) if hasattr(xb, "to_numpy") else np.asarray(xb, dtype=np.float64)
     Y = yb.to_numpy(dtype=np.float64) if hasattr(yb, "to_numpy") else np.asarray(yb, dtype=np.float64)
-    Y = Y.reshape(Y.shape[0], -1)
+    Y = Y[:, None] if Y.ndim == 1 else Y  # (m, k)
     if Y.shape[0] != A.shape[0]:
         raise ValueError(f"X has {A.shape[0]} rows in a chunk where y has {Y.shape[0]}; partition X "
                          "and y alike.")

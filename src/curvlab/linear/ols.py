@@ -109,7 +109,7 @@ class OLS(InferenceMixin, LinearModel):
         st, d, k, single = None, None, None, True
         for i, (Xb, yb) in enumerate(self._iter_blocks(chunks, chunk_size)):
             Xb, yb = self._check_block(i, Xb, yb, d)
-            Yb = yb.reshape(len(yb), -1)  # (m, k)
+            Yb = yb[:, None] if yb.ndim == 1 else yb  # (m, k)
             if k is not None and Yb.shape[1] != k:
                 raise ValueError(f"block {i}: y has {Yb.shape[1]} columns; earlier blocks had {k}.")
             d, k, single = Xb.shape[1], Yb.shape[1], yb.ndim == 1
@@ -125,7 +125,8 @@ class OLS(InferenceMixin, LinearModel):
             x_mean, y_mean = (st.mean[:d], st.mean[d:]) if self.fit_intercept else (None, None)
             for Xb, yb in self._iter_blocks(chunks, chunk_size):
                 Xb = np.asarray(Xb, dtype=np.float64)
-                Yb = np.asarray(yb, dtype=np.float64).reshape(len(Xb), -1)
+                Yb = np.asarray(yb, dtype=np.float64)
+                Yb = Yb[:, None] if Yb.ndim == 1 else Yb
                 gb, sb = refine_block(Xb, Yb, x_mean, y_mean, sol.coef)
                 g, ssr = g + gb, ssr + sb
             sol = apply_refinement(sol, st, d, g, ssr)
