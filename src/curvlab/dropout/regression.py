@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import (check_bool, check_data, check_finite_role, check_not_complex, check_positive,
                            check_positive_int, check_sample_weight_input)
+from ..linear import _dask
 from .marginalized import dropout_energy, fit_marginalized
 from .noise import check_kind, check_rate
 from .sampled import fit_sampled
@@ -195,6 +196,8 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
         rate = check_rate(self.rate)
         check_kind(self.kind)
         lr = check_sgd_params(self)
+        if _dask.any_dask(X, y):  # marginalized solver from the chunked reduction; see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         X, y, sample_weight = validate_xy(self, X, y, sample_weight)
         sigma2 = rate / (1.0 - rate)
         if self.solver == "marginalized":
@@ -216,8 +219,16 @@ class DropoutRegression(_RollbackFit, RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """ŷ = b + Xω (no dropout at prediction: E[δ] = 1). Shape (N,)."""
+        if _dask.is_dask(X):  # a lazy Dask array with X's row chunks
+            return _dask.predict(self, X)
         X = validate_predict_x(self, X)
         return X @ self.coef_ + self.intercept_
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (a lazy 0-d Dask array for Dask input)."""
+        if _dask.any_dask(X, y):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def expected_loss(self, X, y, sample_weight=None) -> float:
         """J_R(ω, b) / Σs: the expected dropout loss (30, corrected) *per sample*.

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import (check_bool, check_data, check_finite_role, check_positive,
                            check_sample_weight_input)
+from . import _dask
 from ._solvers import SOLVERS
 
 __all__ = ["LinearModel"]
@@ -118,8 +119,11 @@ class LinearModel(RegressorMixin, BaseEstimator):
             self.coef_ = coef.T.copy()
             self.intercept_ = intercept.copy()
 
-    def score(self, X, y, sample_weight=None) -> float:
-        """R² of the prediction (scikit-learn's ``score``), with the inputs checked like ``fit``'s."""
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (scikit-learn's ``score``), with the inputs checked like ``fit``'s;
+        a lazy 0-d Dask array for Dask input."""
+        if _dask.any_dask(X, y):
+            return _dask.score(self, X, y, sample_weight)
         X_arr = check_data(X, "X", ndim=2)
         y_arr = check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0], finite=True)
         sw = check_sample_weight_input(sample_weight, X_arr.shape[0])
@@ -128,5 +132,7 @@ class LinearModel(RegressorMixin, BaseEstimator):
     # ----------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
         """Ŷ = X coef_ᵀ + intercept_ (shape (n,) or (n, k))."""
+        if _dask.is_dask(X):  # a lazy Dask array with X's row chunks
+            return _dask.predict(self, X)
         X = self._validate_predict(X)
         return X @ self.coef_.T + self.intercept_

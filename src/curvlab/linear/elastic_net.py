@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._validation import (as_real_array, check_data, check_finite_role, check_finite_scalar,
                            check_in_range, check_not_complex, check_positive, check_positive_int,
                            check_sample_weight_input)
+from . import _dask
 from ._base import LinearModel
 from ._cd import enet_gram_cd
 from .enet_path import alpha_max, sklearn_to_notes, solve_path_gram
@@ -131,6 +132,8 @@ class ElasticNet(LinearModel):
 
     def fit(self, X, y, sample_weight=None, check_input: bool = True) -> "ElasticNet":
         """Minimise the objective; y may be 2-D (each column solved separately)."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         tol = check_positive(self.tol, "tol", strict=False)
         max_iter = check_positive_int(self.max_iter, "max_iter")
         X, Y, sw, single = self._validate_fit(X, y, sample_weight)
@@ -204,6 +207,8 @@ class ElasticNetCV(LinearModel):
 
     def fit(self, X, y) -> "ElasticNetCV":
         """Choose (α, l1_ratio) by cross-validation, then refit on all the data."""
+        if _dask.any_dask(X, y):  # folds of whole chunks, one pass; see linear._dask
+            return _dask.fit(self, X, y)
         self._check_flags()
         X_arr = check_data(X, "X", ndim=2, min_rows=2)
         check_data(y, "y", ndim=(1, 2), n_rows=X_arr.shape[0])

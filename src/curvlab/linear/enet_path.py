@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .._validation import (as_real_array, check_in_range, check_positive, check_positive_int,
                            check_symmetric)
+from . import _dask
 from ._cd import enet_gram_path
 
 __all__ = ["alpha_max", "enet_path", "notes_to_sklearn", "sklearn_to_notes"]
@@ -104,6 +105,10 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
     >>> coefs.shape, bool(np.all(coefs[:, 0] == 0))
     ((5, 5), True)
     """
+    if _dask.any_dask(X, y):  # XᵀX, Xᵀy reduced over the chunks; see linear._dask
+        return _dask.enet_path(X, y, l1_ratio=l1_ratio, alphas=alphas, n_alphas=n_alphas, eps=eps,
+                               tol=tol, max_iter=max_iter, screening=screening, Gram=Gram, Xy=Xy,
+                               coef_init=coef_init, check_input=check_input)
     if check_input:
         X = as_real_array(X, "X", ndim=2)
         y = as_real_array(y, "y", ndim=1)

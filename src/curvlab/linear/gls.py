@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 
 from .._validation import check_positive, check_positive_int
+from . import _dask
 from ._base import LinearModel
 from ._inference import InferenceMixin
 from ._solvers import solve_least_squares
@@ -78,6 +79,8 @@ class GLS(InferenceMixin, LinearModel):
 
     def fit(self, X, y, sample_weight=None) -> "GLS":
         """Fit β* by OLS on (WX, WY); ``sample_weight`` only with a diagonal or no ``sigma``."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         solver = self._check_solver()
         X, Y, sw, single = self._validate_fit(X, y, sample_weight)
         n = X.shape[0]

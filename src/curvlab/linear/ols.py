@@ -25,13 +25,15 @@ import logging
 from collections.abc import Iterable
 
 import numpy as np
-import scipy.linalg
 from tqdm.auto import tqdm
 
 from .._validation import as_real_array, check_positive_int
+from . import _dask
 from ._base import LinearModel
 from ._inference import InferenceMixin
-from ._solvers import AUTO_RCOND, LstsqSolution, gram_solve, lstsq_from_r, solve_least_squares
+from ._reduce import (apply_refinement, block_stats, merge, needs_refinement, ols_from_stats,
+                      refine_block, store_ols)
+from ._solvers import LstsqSolution, solve_least_squares
 
 __all__ = ["OLS"]
 
@@ -64,6 +66,8 @@ class OLS(InferenceMixin, LinearModel):
 
     def fit(self, X, y, sample_weight=None) -> "OLS":
         """Fit β̂ = (XᵀWX)⁻¹XᵀWY (W = diag(sample_weight), identity when omitted)."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         solver = self._check_solver()
         X, Y, sw, single, col_sum = self._validate_fit(X, y, sample_weight, return_col_sum=True)
         sol = solve_least_squares(X, Y, fit_intercept=self.fit_intercept, solver=solver,
@@ -90,43 +94,51 @@ class OLS(InferenceMixin, LinearModel):
                             ssr_scaled=sol.ssr_scaled, y_scale=sol.y_scale)
 
     # ------------------------------------------------------------------ chunked data
-    def fit_chunks(self, chunks, *, chunk_size: int = 65536) -> "OLS":
+    def fit_chunks(self, chunks, *, chunk_size: int = 65536, refine: bool = True) -> "OLS":
         """Fit on data that need not fit in memory, one block of rows at a time.
 
         ``chunks`` is either an iterable of ``(X_block, y_block)`` pairs, or a pair
         ``(X, y)`` of arrays — typically ``numpy.memmap`` — read ``chunk_size`` rows at a time.
 
-        ``solver="auto"``/``"cholesky"`` accumulate the sufficient statistics [1 X]ᵀ[1 X] and
-        [1 X]ᵀy (one pass). If the scaled Gram matrix turns out ill conditioned, ``auto``
-        makes a second pass with a streaming QR (TSQR: R ← qr([R; [1 X y]_block]))
-        when the data can be read twice (arrays), and raises otherwise. ``"qr"`` always uses
-        the streaming QR; ``"svd"`` is not available for chunked data.
+        One pass reduces the blocks to the R factor of the centred [X Y] (a tall-skinny QR
+        with exact centring, :mod:`curvlab.linear._reduce` — the same reduction as the Dask
+        path); ``solver`` then solves the small (p + k) × (p + k) problem on R, so every
+        solver works, including ``"svd"`` (minimum norm) and, for a one-shot iterator, an ill-
+        conditioned design. When the scaled Gram matrix is ill conditioned (rcond_ < 10⁻⁶)
+        and the data can be read again (``(X, y)`` arrays) and ``refine``, a second pass refines
+        β with extended-precision residuals. ``n_passes_`` records the passes made (1 or 2).
         """
         solver = self._check_solver()
-        if solver == "svd":
-            raise ValueError("solver='svd' needs all rows at once; use solver='qr' for chunked data.")
         chunk_size = check_positive_int(chunk_size, "chunk_size")
         rereadable = isinstance(chunks, tuple) and len(chunks) == 2 and all(
             hasattr(a, "shape") for a in chunks)
-        sol = None
-        if solver in ("auto", "cholesky"):
-            stats = self._accumulate_gram(self._iter_blocks(chunks, chunk_size))
-            sol = gram_solve(stats["G"], stats["b"], stats["yy"], stats["n"],
-                             fit_intercept=self.fit_intercept, col_sum=stats["col_sum"],
-                             y_sum=stats["y_sum"],
-                             min_rcond=AUTO_RCOND if solver == "auto" else 0.0)
-            if sol is None and not rereadable:
-                raise ValueError(
-                    "the design is ill conditioned (or singular) and the chunks were a one-shot "
-                    "iterator; refit with solver='qr' (streaming QR), or pass (X, y) arrays.")
-        if sol is None:
-            stats = self._accumulate_qr(self._iter_blocks(chunks, chunk_size))
-            sol = stats["sol"]
-        self.n_features_in_ = stats["d"]
-        n, single = stats["n"], stats["single"]
-        yy, y_sum = stats["yy"], stats["y_sum_all"]
-        tss = yy - y_sum**2 / n if self.fit_intercept else yy
-        self._store(sol, None, None, int(n), single, tss=tss)
+        st, d, k, single = None, None, None, True
+        for i, (Xb, yb) in enumerate(self._iter_blocks(chunks, chunk_size)):
+            Xb, yb = self._check_block(i, Xb, yb, d)
+            Yb = yb[:, None] if yb.ndim == 1 else yb  # (m, k)
+            if k is not None and Yb.shape[1] != k:
+                raise ValueError(f"block {i}: y has {Yb.shape[1]} columns; earlier blocks had {k}.")
+            d, k, single = Xb.shape[1], Yb.shape[1], yb.ndim == 1
+            s = block_stats(Xb, Yb, center=self.fit_intercept, index=i)
+            st = s if st is None else merge(st, s)
+        if st is None:
+            raise ValueError("chunks is empty; pass at least one block of rows.")
+        log.info("OLS.fit_chunks: reduced %d rows × %d columns", st.n, d)
+        sol, tss = ols_from_stats(st, d, solver)
+        self.n_passes_ = 1
+        if refine and rereadable and needs_refinement(st, sol, d):
+            g, ssr = 0.0, 0.0
+            x_mean, y_mean = (st.mean[:d], st.mean[d:]) if self.fit_intercept else (None, None)
+            for Xb, yb in self._iter_blocks(chunks, chunk_size):
+                Xb = np.asarray(Xb, dtype=np.float64)
+                Yb = np.asarray(yb, dtype=np.float64)
+                Yb = Yb[:, None] if Yb.ndim == 1 else Yb
+                gb, sb = refine_block(Xb, Yb, x_mean, y_mean, sol.coef)
+                g, ssr = g + gb, ssr + sb
+            sol = apply_refinement(sol, st, d, g, ssr)
+            self.n_passes_ = 2
+        self.n_features_in_ = d
+        store_ols(self, sol, tss, st.n, single)
         return self
 
     @staticmethod
@@ -153,54 +165,3 @@ class OLS(InferenceMixin, LinearModel):
         if d is not None and Xb.shape[1] != d:
             raise ValueError(f"block {i}: X has {Xb.shape[1]} columns; earlier blocks had {d}.")
         return Xb, yb
-
-    def _accumulate_gram(self, blocks) -> dict:
-        G = b = col_sum = y_sum = yy = None
-        n, d, single = 0, None, True
-        for i, (Xb, yb) in enumerate(blocks):
-            Xb, yb = self._check_block(i, Xb, yb, d)
-            single = yb.ndim == 1
-            Yb = yb.reshape(len(yb), -1)  # (m, k)
-            if G is None:
-                d = Xb.shape[1]
-                G, b = np.zeros((d, d)), np.zeros((d, Yb.shape[1]))
-                col_sum, y_sum, yy = np.zeros(d), np.zeros(Yb.shape[1]), np.zeros(Yb.shape[1])
-            G += Xb.T @ Xb
-            b += Xb.T @ Yb
-            col_sum += Xb.sum(axis=0)
-            y_sum += Yb.sum(axis=0)
-            yy += np.einsum("ij,ij->j", Yb, Yb)
-            n += Xb.shape[0]
-        if G is None:
-            raise ValueError("chunks is empty; pass at least one block of rows.")
-        log.info("OLS.fit_chunks: accumulated %d rows × %d columns", n, d)
-        return dict(G=G, b=b, col_sum=col_sum if self.fit_intercept else None,
-                    y_sum=y_sum if self.fit_intercept else None, yy=yy, n=n, d=d, single=single,
-                    y_sum_all=y_sum)
-
-    def _accumulate_qr(self, blocks) -> dict:
-        """Streaming QR of [1 X Y]: R ← R-factor of [R; block]. Returns the solution from R."""
-        R = None
-        n, d, single = 0, None, True
-        y_sum = yy = None
-        for i, (Xb, yb) in enumerate(blocks):
-            Xb, yb = self._check_block(i, Xb, yb, d)
-            single = yb.ndim == 1
-            Yb = yb.reshape(len(yb), -1)  # (m, k)
-            d = Xb.shape[1]
-            parts = ([np.ones((Xb.shape[0], 1))] if self.fit_intercept else []) + [Xb, Yb]
-            Zb = np.hstack(parts)  # (m, p + k)
-            stacked = Zb if R is None else np.vstack([R, Zb])
-            R = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: Zb.shape[1]]
-            y_sum = Yb.sum(axis=0) if y_sum is None else y_sum + Yb.sum(axis=0)
-            yy = np.einsum("ij,ij->j", Yb, Yb) if yy is None else yy + np.einsum("ij,ij->j", Yb, Yb)
-            n += Xb.shape[0]
-        if R is None:
-            raise ValueError("chunks is empty; pass at least one block of rows.")
-        k = yy.shape[0]
-        p = R.shape[1] - k
-        if R.shape[0] < p + k:  # fewer rows than columns overall
-            raise ValueError(f"need at least {p + k} rows for the chunked fit; got {n}.")
-        # [1 X] = Q R_zz  ⇒  β = R_zz⁻¹ R_zy; the residual norm is the trailing block.
-        sol = lstsq_from_r(R[:p + k], p, n, fit_intercept=self.fit_intercept)
-        return dict(sol=sol, n=n, d=d, single=single, yy=yy, y_sum_all=y_sum)

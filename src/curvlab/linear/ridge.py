@@ -17,6 +17,7 @@ Example
 
 from __future__ import annotations
 
+from . import _dask
 from ._base import LinearModel
 from ._solvers import solve_ridge
 
@@ -44,6 +45,8 @@ class Ridge(LinearModel):
 
     def fit(self, X, y, sample_weight=None) -> "Ridge":
         """Fit β̂ = (XᵀWX + αI)⁻¹XᵀWY on the (weighted-)centred data."""
+        if _dask.any_dask(X, y):  # chunked rows on Dask: one reduction, see linear._dask
+            return _dask.fit(self, X, y, sample_weight)
         solver = self._check_solver()
         alpha = self._check_penalty(self.alpha, "alpha")
         X, Y, sw, single = self._validate_fit(X, y, sample_weight)
