@@ -171,8 +171,6 @@ CASES += [
     Case(f"{_B}.OLS.fit_chunks", "dtype", lambda: L.OLS().fit_chunks(42), match=r"chunks must be"),
     Case(f"{_B}.OLS.fit_chunks", "range", lambda: L.OLS().fit_chunks((X, y), chunk_size=0),
          match=r"chunk_size"),
-    Case(f"{_B}.OLS.fit_chunks", "range", lambda: L.OLS(solver="svd").fit_chunks((X, y)),
-         match=r"solver='svd'.*solver='qr'"),
     # ------------------------------------------------------------------ functions
     Case(f"{_B}.enet_path", "complex", lambda: L.enet_path(X_complex, y), match=r"X has complex values"),
     Case(f"{_B}.enet_path", "complex", lambda: L.enet_path(X, y_complex), match=r"y has complex values"),
