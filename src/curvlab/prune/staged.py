@@ -34,11 +34,21 @@ from .stages import reduce_statistics
 __all__ = ["BlockStatistics", "collect_block", "fit_target", "layer_statistics"]
 
 
+def without_padding(x: Tensor, token_mask: Tensor | None) -> Tensor:
+    """The real tokens of a layer input ``x``: (B, T, d) with a (B, T) ``token_mask``, or the
+    same tokens flattened to (B·T, d) (OPT's feed-forward layers); other inputs unchanged."""
+    if token_mask is None:
+        return x
+    if x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
+        return x[token_mask.to(torch.bool)]                                       # (m, d)
+    if x.dim() == 2 and token_mask.dim() == 2 and x.shape[0] == token_mask.numel():
+        return x[token_mask.reshape(-1).to(torch.bool)]                           # (m, d)
+    return x
+
+
 def rows_of(module: nn.Module, x: Tensor, token_mask: Tensor | None) -> Tensor:
     """The calibration rows (m, d) of one call of ``module`` on ``x``, padding excluded, float64."""
-    if token_mask is not None and x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
-        x = x[token_mask.to(torch.bool)]                                          # (m, d)
-    return layer_inputs(module, x).to(torch.float64)                             # (m, d)
+    return layer_inputs(module, without_padding(x, token_mask)).to(torch.float64)   # (m, d)
 
 
 class _Stop(Exception):
@@ -86,7 +96,7 @@ def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list,
             if not keep_local or reads_block_input or every_hessian:
                 if name not in stats.hessians:
                     stats.hessians[name] = LayerHessian(module)
-                stats.hessians[name].add_batch(x, state["tm"])
+                stats.hessians[name].add_batch(without_padding(x, state["tm"]))
             if keep_local and not reads_block_input:
                 stats.local.setdefault(name, []).append(rows_of(mod, x, state["tm"]).to(torch.float32))
         return run
