@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
                    help="causal LMs: tokens per calibration sequence and per perplexity window")
     p.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights removed, in [0, 1)")
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4")
-    p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude"))
+    p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude", "admm"))
     p.add_argument("--calibration", type=int, default=128, help="number of calibration texts (causal LMs: sequences of --seq-len tokens)")
     p.add_argument("--allocation", default="obs", choices=("obs", "uniform", "output"),
                    help="obs: split each block's budget by OBS loss estimates (unstructured; default); "

@@ -39,7 +39,8 @@ of its outputs in the dense block and its own (α = ``target_mix``, 0.5), with a
 moves the bias; ``"input"`` — the layer's own outputs. ``"auto"``: the block target for N:M
 patterns and unstructured sparsity above 0.5 (MiniLM validation cosine at 60 % / 70 %: 0.9251
 / 0.8739 against 0.9180 / 0.8557; at 50 %: 0.9566 against 0.9575).
-``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``.
+``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``, ``"admm"`` (the ADMM layer
+solver of Boža 2024 / ALPS, :mod:`curvlab.prune.admm`).
 
 Options that lost on validation were removed (numbers in benchmarks/minilm.md): re-collecting
 each layer's H after the layers before it are pruned (``sequential``: MiniLM 50 % cosine 0.9404
@@ -74,6 +75,7 @@ from ..curvature.output_sensitivity import output_sensitivities
 from ..distributed import all_reduce_sum
 from . import layerwise as lw
 from . import staged
+from .admm import admm_layer
 from .baselines import magnitude_layer, wanda_layer
 from .masks import apply_mask
 from .sparsegpt import sparsegpt_layer
@@ -84,12 +86,12 @@ __all__ = ["DEFAULT_DAMPING", "LayerReport", "METHODS", "ObsOptions", "PruneRepo
 
 log = logging.getLogger(__name__)
 
-METHODS = ("obs", "sparsegpt", "wanda", "magnitude")
+METHODS = ("obs", "sparsegpt", "wanda", "magnitude", "admm")
 
 # λ of H + λ·mean(diag H)·I when none is given: SparseGPT's published percdamp for the baselines;
 # for OBS the value chosen on validation reviews of MiniLM (2:4 held-out layer error 0.0280 at
 # 0.01, 0.0274 at 0.03, 0.0273 at 0.05 and 0.1 with a lower cosine; 50 %: no change).
-DEFAULT_DAMPING = {"obs": 0.03, "sparsegpt": 0.01, "wanda": 0.01, "magnitude": 0.01}
+DEFAULT_DAMPING = {"obs": 0.03, "sparsegpt": 0.01, "wanda": 0.01, "magnitude": 0.01, "admm": 0.01}
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,8 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
         return wanda_layer(W, H, sparsity, pattern)
     if method == "sparsegpt":
         return sparsegpt_layer(W, H, sparsity, pattern, percdamp=damping)
+    if method == "admm":
+        return admm_layer(W, H, sparsity, pattern, damping=damping)
     W64 = W.to(torch.float64)
     fast = torch.float32 if options.fast_dtype else torch.float64
     refit_kw = dict(damping=damping, cg_iters=options.cg_iters, cg_dtype=fast)
@@ -532,7 +536,7 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | 
     sparsity : fraction of each layer's weights to remove, in [0, 1); default 0.5, or 1 − N/M
         for an N:M ``pattern`` (another value with a pattern is an error).
     pattern : None / "unstructured", or "N:M" (keep N of every M consecutive inputs).
-    method : "obs" (ours), "sparsegpt", "wanda" or "magnitude".
+    method : "obs" (ours), "sparsegpt", "wanda", "magnitude" or "admm".
     damping : λ of H + λ·mean(diag H)·I; default :data:`DEFAULT_DAMPING` of the method (0.03 for
         OBS, SparseGPT's published 0.01 for the baselines).
     options : :class:`ObsOptions` for ``method="obs"`` (default ``ObsOptions()``: blocked OBS, refit
