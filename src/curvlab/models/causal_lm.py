@@ -51,6 +51,8 @@ class CausalLM:
 
     def encode(self, text: str) -> torch.Tensor:
         """The token ids of ``text`` as one stream (1-D, int64), without special tokens."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}.")
         return torch.tensor(self.tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
 
 
@@ -127,6 +129,8 @@ def save_causal_lm(lm: CausalLM, out: str | os.PathLike) -> Path:
     reparametrizations (``weight_orig`` / ``weight_mask``) are made permanent first."""
     from torch.nn.utils import prune as torch_prune
 
+    if not isinstance(lm, CausalLM):
+        raise TypeError(f"lm must be a CausalLM (from load_causal_lm); got {type(lm).__name__}.")
     out = Path(out)
     for module in lm.model.modules():
         if torch_prune.is_pruned(module) and hasattr(module, "weight_mask"):

@@ -19,7 +19,9 @@ Settings (ALPS, §3 and its experiments): H scaled to unit diagonal first (each 
 normalized, as both papers do, so that Π_S compares |w_j|·‖X_j‖ — Wanda's score — and ρ is
 on a fixed scale), ρ₀ = 0.1, and after each iteration ρ ×1.3 if more than 10 % of the support
 changed, ×1.2 if more than 0.5 %, else ×1.1; stop when the support has not changed for a few
-iterations and ‖Ŵ − Z‖ is small, or after ``iters`` iterations (ALPS: 300). The result is the
+iterations and ‖Ŵ − Z‖ is small, or after ``iters`` iterations (ALPS allows 300; the default
+here is 20, Boža's order of iterations: on SmolLM2 300 did not finish one model in 10 CPU
+minutes on this machine, see benchmarks/llm.md). The result is the
 exact least-squares refit on the final support (:func:`curvlab.prune.layerwise.refit`, where
 ALPS runs preconditioned CG to convergence).
 """
@@ -36,7 +38,7 @@ __all__ = ["admm_layer"]
 
 @torch.no_grad()
 def admm_layer(W: Tensor, H: Tensor, sparsity: float = 0.5, pattern: lw.Pattern | str = None, *,
-               damping: float = 0.01, iters: int = 300, rho0: float = 0.1, tol: float = 1e-4) -> lw.LayerResult:
+               damping: float = 0.01, iters: int = 20, rho0: float = 0.1, tol: float = 1e-4) -> lw.LayerResult:
     """Prune the (R, d) weights ``W`` of a layer with calibration Hessian ``H`` (d, d) by ADMM.
 
     ``sparsity`` of each row's weights is removed (the projection is row-wise, as Wanda's and
