@@ -1,7 +1,7 @@
 """One-shot pruning of a decoder LLM (SmolLM2-135M-Instruct by default): perplexity per domain.
 
 Every configuration prunes a fresh copy of the dense model on the same calibration windows
-and is evaluated by perplexity (:func:`curvlab.prune.perplexity.perplexity`: non-overlapping
+and is evaluated by perplexity (:func:`curvlab.prune.llm_eval.perplexity`: non-overlapping
 windows, mean NLL over all predicted tokens) on the ``--split`` text (``validation`` to choose
 defaults, ``test`` to report) of every domain — the calibration domains and the ones left out.
 One JSON line per configuration goes to stdout as soon as it is measured:
@@ -32,7 +32,7 @@ import torch
 
 from curvlab.models.causal_lm import load_causal_lm
 from curvlab.prune.driver import ObsOptions, prune_model
-from curvlab.prune.perplexity import DOMAINS, calibration_batches, perplexity, token_stream
+from curvlab.prune.llm_eval import DOMAINS, calibration_batches, perplexity, token_stream
 
 
 def parse(config: str) -> tuple[str, float | None, str | None, dict, float | None]:

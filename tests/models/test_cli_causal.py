@@ -15,7 +15,7 @@ def test_prune_a_causal_lm_directory(tiny_llama_dir, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
     from curvlab.models.causal_lm import load_causal_lm
-    from curvlab.prune.perplexity import perplexity, token_stream
+    from curvlab.prune.llm_eval import perplexity, token_stream
 
     out = tmp_path / "out"
     assert main(["prune", "--model", str(tiny_llama_dir), "--out", str(out), "--pattern", "2:4",

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from curvlab.prune import perplexity as ppl
+from curvlab.prune import llm_eval as ppl
 
 
 @pytest.fixture(scope="module")

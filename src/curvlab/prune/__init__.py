@@ -12,7 +12,7 @@
   the row-wise kernels are in :mod:`~curvlab.prune.layerwise` and :mod:`~curvlab.prune.sparsegpt`,
   the stages of the loop in :mod:`~curvlab.prune.stages`.
 * :mod:`~curvlab.prune.admm` — :func:`admm_layer`, the ADMM layer solver (``method="admm"``).
-* :mod:`~curvlab.prune.perplexity` — :func:`perplexity` of a causal LM the papers' way, the
+* :mod:`~curvlab.prune.llm_eval` — :func:`perplexity` of a causal LM the papers' way, the
   shipped text domains and the default LLM calibration set.
 """
 
@@ -23,7 +23,7 @@ from .driver import ObsOptions, PruneReport, prune_model
 from .global_obs import ObsResult, QuotaGroups, global_obs, prune_global
 from .layer_obs import prune_layerwise_obs
 from .masks import apply_mask, copy_module, current_weight, restore_on_error
-from .perplexity import calibration_batches, perplexity
+from .llm_eval import calibration_batches, perplexity
 from .report import LayerRecord, PruningReport, RoundRecord
 
 __all__ = [

@@ -10,7 +10,7 @@ unstructured with OBS on 128 reviews of the bundled corpus. DIR receives the pru
 ``report.json`` (per-layer sparsity, predicted / calibration / held-out errors, times, and the
 held-out cosine and Spearman similarity to the dense model). A causal LM (``smollm2``, a GGUF
 file, a directory of a ``*ForCausalLM``) is calibrated on the mixed default LLM set of
-:mod:`curvlab.prune.perplexity`, evaluated by perplexity on the test text of every domain,
+:mod:`curvlab.prune.llm_eval`, evaluated by perplexity on the test text of every domain,
 and saved loadable with ``AutoModelForCausalLM.from_pretrained``. Everything is written to a
 temporary directory first and moved into place only when it all succeeded.
 """
@@ -54,7 +54,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--target-mix", type=float, default=0.5,
                    help="for --target block: the weight α of those outputs against the layer's own (0..1)")
     p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
-    p.add_argument("--eval", type=int, default=128, help="held-out reviews for the evaluation (causal LMs: perplexity windows per domain; 0: skip)")
+    p.add_argument("--eval", type=int, default=128,
+                   help="held-out reviews for the evaluation (causal LMs: perplexity windows per domain; 0: skip)")
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run)
@@ -90,7 +91,7 @@ def _check_args(args) -> tuple:
         raise _usage(f"--out {str(out)!r} exists and is not an empty directory; choose a new path")
     if args.seq_len < 2:
         raise _usage(f"--seq-len must be >= 2; got {args.seq_len}")
-    if _model_kind(args.model) == "encoder":
+    if args.model != "minilm" and _model_kind(args.model) == "encoder":
         path = Path(args.model)
         if path.is_file():
             raise _usage(f"--model {args.model!r} is a file; pass a Hugging Face model directory (config.json + "
@@ -119,11 +120,11 @@ def _model_kind(model: str) -> str:
 
 
 def _prune_causal(args, pattern, out: Path) -> int:
-    """Prune a causal LM on the mixed default calibration (:func:`curvlab.prune.perplexity.
+    """Prune a causal LM on the mixed default calibration (:func:`curvlab.prune.llm_eval.
     calibration_batches`), evaluate perplexity on the test text of every domain, save it."""
     from ..models.causal_lm import load_causal_lm, save_causal_lm
     from .driver import ObsOptions, prune_model
-    from .perplexity import DOMAINS, calibration_batches, perplexity, token_stream
+    from .llm_eval import DOMAINS, calibration_batches, perplexity, token_stream
 
     if args.model.endswith(".gguf") and not Path(args.model).is_file():
         raise _usage(f"--model {args.model!r} does not exist")
