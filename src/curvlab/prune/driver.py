@@ -72,7 +72,7 @@ from tqdm.auto import tqdm
 
 from ..curvature.layer_hessian import is_prunable, set_weight_matrix, weight_matrix
 from ..curvature.output_sensitivity import output_sensitivities
-from ..distributed import all_reduce_sum
+from .. import distributed as cd
 from . import layerwise as lw
 from . import staged
 from .admm import admm_layer
@@ -412,19 +412,17 @@ def write_layer(module: nn.Module, name: str, fit: LayerFit) -> LayerReport:
 def _output_weights(model: nn.Module, layers: dict[str, nn.Module], batches: list, options: ObsOptions,
                     device: torch.device) -> dict[str, Tensor]:
     """The output sensitivities c_{l,r} (clipped) that weight each row's OBS losses, from the
-    first ``options.sensitivity`` calibration sequences, averaged over ranks by token count."""
-    calls = _first_rows(batches, options.sensitivity, device)
+    first ``options.sensitivity`` calibration sequences. Under a process group those are rank 0's
+    first sequences (the other ranks pass none; :func:`output_sensitivities` sums and counts over
+    ranks), so one process on every rank's batches in rank order gets the same weights."""
+    calls = _first_rows(batches, options.sensitivity, device) if cd.is_main_process() else []
     try:
         c = output_sensitivities(model, layers, calls)
     except (TypeError, RuntimeError) as exc:
         _check_model_runs(model, calls, exc)
         raise type(exc)(f"the output-sensitivity pass (a backward pass on {options.sensitivity} calibration "
                         f"sequences) failed: {exc}; prune without it with ObsOptions(sensitivity=0).") from exc
-    weight = torch.tensor([float(len(calls))], dtype=torch.float64)       # this rank's share
-    for v in c.values():
-        all_reduce_sum(v.mul_(weight))
-    total = all_reduce_sum(weight.clone())
-    return {n: _clip_to_mean(v / total, options.sensitivity_clip) for n, v in c.items()}
+    return {n: _clip_to_mean(v, options.sensitivity_clip) for n, v in c.items()}
 
 
 def _check_model_runs(model: nn.Module, calls: list, exc: BaseException) -> None:
@@ -520,6 +518,7 @@ def _prunable(blocks: Sequence[nn.Module], names: dict, wanted: set | None) -> l
             for block in blocks]
 
 
+@cd.raises_on_every_rank("prune_model")
 @torch.no_grad()
 def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | None = None,
                 pattern: str | tuple[int, int] | None = None, method: str = "obs", *,
@@ -548,6 +547,14 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | 
 
     The model runs on its own device. If anything fails, the model is restored in place: the
     same modules and Parameter objects, with their values, as before the call.
+
+    Under a process group (e.g. ``torchrun``) every rank passes its own shard of the calibration
+    batches and the same model and options (checked first, :func:`curvlab.distributed.agree`).
+    Every token statistic (H, μ, the block target's cross term G, the token counts) is a sum
+    over the ranks' tokens divided by the global count, and the output sensitivities come from
+    rank 0's first sequences, so every rank ends with the weights one process gets on all the
+    batches in rank order (masks equal except exact ties). An error on one rank is raised on
+    every rank, each model restored; the progress bar shows on rank 0 only.
 
     Example
     -------
@@ -599,12 +606,14 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | 
         except (RuntimeError, IndexError) as exc:
             raise ValueError(f"the model cannot run on the calibration inputs: {exc}; pass calibration batches "
                              "of the shape and dtype the model's forward expects.") from exc
+        cd.agree("prune_model", model=cd.signature(model), sparsity=sparsity, pattern=pattern_t, method=method,
+                 damping=damping, options=asdict(options), layers=sorted(wanted) if wanted is not None else None)
         weights = {}
         if method == "obs" and options.sensitivity and pattern_t is None:
             t0 = time.perf_counter()
             weights = _output_weights(model, {n: m for t in per_block for n, m in t.items()}, batches, options, device)
             report.compute_s += time.perf_counter() - t0
-        bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=(not progress) if progress is not None else None)
+        bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=cd.progress_disabled(progress))
         for i, (block, targets) in enumerate(zip(bar, per_block)):
             if targets:
                 block_calls = calls.of(i)
