@@ -418,7 +418,9 @@ def _output_weights(model: nn.Module, layers: dict[str, nn.Module], batches: lis
     calls = _first_rows(batches, options.sensitivity, device) if cd.is_main_process() else []
     try:
         c = output_sensitivities(model, layers, calls)
-    except (TypeError, RuntimeError) as exc:
+    except (TypeError, RuntimeError, ValueError) as exc:
+        if cd.world_size() > 1:           # raised as it is: prune_model's decorator passes it to every rank
+            raise
         _check_model_runs(model, calls, exc)
         raise type(exc)(f"the output-sensitivity pass (a backward pass on {options.sensitivity} calibration "
                         f"sequences) failed: {exc}; prune without it with ObsOptions(sensitivity=0).") from exc

@@ -405,7 +405,8 @@ def prune_global(model: nn.Module, sparsity: float, data: tuple[torch.Tensor, to
             raise ValueError(f"the weights of module {n!r} contain NaN or infinity; nothing to prune.")
     X = X.to(torch.float64) if X.is_floating_point() else X
     # one forward pass: data that does not fit the model or loss_fn is named here, not as a torch error
-    Objective(work, loss_fn, (X, y), params=[work.get_submodule(names[0]).weight])
+    # (on this rank alone: the agree below must be the first collective)
+    Objective(work, loss_fn, (X, y), params=[work.get_submodule(names[0]).weight], distributed=False)
     layout = _Layout(work, names, compensate_bias, nm)
     keep = layout.initial_keep(prior)                                                # (P,) bool
     if blocks is not None:

@@ -196,7 +196,17 @@ def reduce_statistics(hessians: Mapping[str, LayerHessian] = (), *, sums: Sequen
     token counts.
     """
     for h in dict(hessians).values():
-        h.reduce_()                 # one all_reduce of (N·H, N·μ, N) with a failure flag, ÷ Σ N
+        n = torch.tensor([float(h.n_samples)], dtype=torch.float64)
+        h.H.mul_(h.n_samples)
+        h.mean.mul_(h.n_samples)
+        all_reduce_sum(h.H)
+        all_reduce_sum(h.mean)
+        all_reduce_sum(n)
+        total = int(n.item())
+        if total:
+            h.H.div_(total)
+            h.mean.div_(total)
+        h.n_samples = total
     for s in sums:
         all_reduce_sum(s)
     if counts is not None:
