@@ -58,7 +58,45 @@ def add_parser(subparsers) -> None:
                    help="held-out reviews for the evaluation (causal LMs: perplexity windows per domain; 0: skip)")
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run)
+    p.set_defaults(run=_run_on_ranks)
+
+
+def _run_on_ranks(args) -> int:
+    """``_run`` on every rank of a ``torchrun`` group (alone: ``_run``).
+
+    Each rank prunes with its share of the calibration batches (:func:`_shard`), so the pruned
+    model is the one a single process gets on all of them (:func:`~curvlab.prune.driver.prune_model`
+    sums the statistics over ranks); rank 0 alone then evaluates, writes the output and prints
+    (the other ranks return right after pruning). The closing :func:`curvlab.distributed.exchange`
+    carries rank 0's outcome to the others, and an error on any rank before it (a usage error,
+    a corpus that cannot be read) meets the others at the first collective of ``prune_model``:
+    every rank ends with the message, none waits.
+    """
+    from .. import distributed as cd
+
+    if cd.world_size() == 1:
+        return _run(args)
+    code, error = 1, None
+    try:
+        code = _run(args)
+    except Exception as exc:
+        if getattr(exc, "_curvlab_all_ranks_know", False):   # raised on every rank at one collective
+            raise
+        error = exc
+    return cd.exchange(code, error=error, what="curvlab prune (rank 0 evaluates and writes)")[0]
+
+
+def _shard(batches: list) -> list:
+    """This rank's contiguous share of the calibration batches, in rank order (all of them alone),
+    so rank 0 holds the first texts (the output-sensitivity weights come from them, as in one
+    process)."""
+    from .. import distributed as cd
+
+    k, r = cd.world_size(), cd.rank()
+    if len(batches) < k:
+        raise _usage(f"--calibration gives {len(batches)} batch(es) for {k} ranks; every rank needs one "
+                     f"(pass at least {k} batches' worth of texts)")
+    return batches[r * len(batches) // k:(r + 1) * len(batches) // k]
 
 
 def _usage(message: str):
@@ -122,6 +160,7 @@ def _model_kind(model: str) -> str:
 def _prune_causal(args, pattern, out: Path) -> int:
     """Prune a causal LM on the mixed default calibration (:func:`curvlab.prune.llm_eval.
     calibration_batches`), evaluate perplexity on the test text of every domain, save it."""
+    from .. import distributed as cd
     from ..models.causal_lm import load_causal_lm, save_causal_lm
     from .driver import ObsOptions, prune_model
     from .llm_eval import DOMAINS, calibration_batches, perplexity, token_stream
@@ -132,9 +171,9 @@ def _prune_causal(args, pattern, out: Path) -> int:
         lm = load_causal_lm(args.model)
     except (ValueError, TypeError) as exc:
         raise _usage(f"--model: {exc}") from None
-    calibration = calibration_batches(lm.tokenizer, args.calibration, args.seq_len)
+    calibration = _shard(calibration_batches(lm.tokenizer, args.calibration, args.seq_len))
     streams = {d: token_stream(lm.tokenizer, d, "test", max_tokens=args.eval * args.seq_len)
-               for d in DOMAINS} if args.eval else {}
+               for d in DOMAINS} if args.eval and cd.is_main_process() else {}
     dense = {d: perplexity(lm.model, s, args.seq_len) for d, s in streams.items()}
     try:
         report = prune_model(lm.model, calibration, args.sparsity, pattern, args.method,
@@ -143,6 +182,8 @@ def _prune_causal(args, pattern, out: Path) -> int:
                              progress=None if not args.no_progress else False)
     except (ValueError, TypeError) as exc:
         raise _usage(str(exc)) from None
+    if not cd.is_main_process():                  # rank 0 evaluates and writes (_run_on_ranks)
+        return 0
     summary = report.to_dict()
     summary["perplexity"] = {d: {"dense": dense[d], "pruned": perplexity(lm.model, s, args.seq_len),
                                  "windows": s.numel() // args.seq_len} for d, s in streams.items()}
@@ -170,6 +211,7 @@ def _run(args) -> int:
     import torch
     from torch.nn.utils import prune as torch_prune
 
+    from .. import distributed as cd
     from ..data.texts import default_corpus_path, fine_food_reviews, read_corpus
     from ..models.minilm import load_minilm
     from .driver import ObsOptions, prune_model
@@ -190,7 +232,7 @@ def _run(args) -> int:
         texts = read_corpus(args.corpus or default_corpus_path(), n=args.calibration)
     except ValueError as exc:
         raise _usage(f"--corpus: {exc}") from None
-    calibration = [enc.tokenize(texts[i:i + 32]) for i in range(0, len(texts), 32)]
+    calibration = _shard([enc.tokenize(texts[i:i + 32]) for i in range(0, len(texts), 32)])
     dense = copy.deepcopy(enc.model)
     try:
         report = prune_model(enc.model, calibration, args.sparsity, pattern, args.method,
@@ -199,6 +241,8 @@ def _run(args) -> int:
                              progress=None if not args.no_progress else False)
     except (ValueError, TypeError) as exc:
         raise _usage(str(exc)) from None
+    if not cd.is_main_process():                  # rank 0 evaluates and writes (_run_on_ranks)
+        return 0
     summary = report.to_dict()
     if args.eval:
         held, _ = fine_food_reviews("test", n=args.eval)
