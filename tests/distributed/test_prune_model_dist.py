@@ -31,6 +31,8 @@ def test_prune_model_two_ranks_equal_one_process(two_ranks, setting):
     ("bad_batch", ("ValueError", "ValueError"), r"rank 1 failed in prune_model.*cannot run on the calibration"),
     ("disagree", ("ValueError", "ValueError"), r"ranks disagree on prune_model's sparsity: rank 0 has 0.5, rank 1 has 0.6"),
     ("empty", ("ValueError", "ValueError"), r"calibration is empty"),
+    ("mid_pass", ("ValueError", "ValueError"), r"activations contain NaN or infinity"),
+    ("sensitivity_pass", ("ValueError", "ValueError"), r"failed on rank 0's sensitivity pass"),
 ])
 def test_bad_input_on_one_rank_ends_every_rank(two_ranks, scenario, kinds, pattern):
     results = [r[scenario] for r in two_ranks]

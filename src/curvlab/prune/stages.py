@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..curvature.layer_hessian import LayerHessian
-from ..distributed import all_reduce_sum
+from ..distributed import all_reduce_sum, exchange
 
 __all__ = ["BlockCalls", "capture_block_inputs", "reduce_statistics", "restore_in_place"]
 
@@ -195,6 +195,7 @@ def reduce_statistics(hessians: Mapping[str, LayerHessian] = (), *, sums: Sequen
     token sums (a cross term, sensitivity sums), reduced as they are, and ``counts`` their
     token counts.
     """
+    exchange(what="the calibration pass")   # a rank that failed in its pass meets the others here: its error everywhere
     for h in dict(hessians).values():
         n = torch.tensor([float(h.n_samples)], dtype=torch.float64)
         h.H.mul_(h.n_samples)
