@@ -49,8 +49,8 @@ def method_of(label: str):
     "obs +refit +alternate=20 +alloc" (+refit, +alloc, +alternate[=iterations, default 40],
     +sens[=sequences, default 8] (output-sensitivity weighted mask), +clip=c (its clip), +outalloc
     (allocation="output"), +shift=s (allocation's max shift),
-    +seq, +dense (target="dense"), +block (target="block"), +mix=α (their target_mix, default 0.5), +tmax=d (their
-    target_max_inputs), +exact, +bias, +cg=iterations of the refit (default 8), +joint (N:M groups). A label states
+    +block (target="block"), +mix=α (its target_mix, default 0.5), +tmax=d (its
+    target_max_inputs), +exact, +bias, +cg=iterations of the refit (default 8). A label states
     every improvement it uses: what it does not name is off."""
     if label in METHODS:
         return METHODS[label]
@@ -66,10 +66,6 @@ def method_of(label: str):
             kw["allocation"] = "obs"
         elif name == "alternate":
             kw["alternate"] = int(value or 40)
-        elif name == "seq":
-            kw["sequential"] = True
-        elif name == "dense":
-            kw["target"] = "dense"
         elif name == "exact":
             kw["mode"] = "exact"
         elif name == "bias":
@@ -84,8 +80,6 @@ def method_of(label: str):
             kw["sensitivity_clip"] = float(value)
         elif name == "outalloc":
             kw["allocation"] = "output"
-        elif name == "joint":
-            kw["joint_groups"] = True
         elif name == "block":
             kw["target"] = "block"
         elif name == "mix":

@@ -9,7 +9,7 @@ because the machine is shared: CPU time is what the arithmetic costs, wall time 
         [--methods "sparsegpt,obs +refit,obs +refit +alloc +bias"]
 
 Methods are labels of ``bench_minilm.py`` (``obs`` with switches); ``+alloc`` includes the
-block-level split of the budget (:func:`curvlab.prune.driver._allocate`), as in ``prune_model``.
+block-level split of the budget (:func:`curvlab.prune.driver.allocate`), as in ``prune_model``.
 
 ``--whole`` times ``prune_model`` itself on the real model instead (each repeat on a fresh copy):
 the report's compute (the pruning arithmetic, the issue's definition: no forward passes), the
@@ -32,7 +32,7 @@ from curvlab.curvature.layer_hessian import HessianCollector, is_prunable, weigh
 from curvlab.data.texts import fine_food_reviews
 from curvlab.models.minilm import load_minilm
 from curvlab.curvature.output_sensitivity import output_sensitivities
-from curvlab.prune.driver import DEFAULT_DAMPING, _allocate, _clip_to_mean, _first_rows, _shared_factors, prune_layer, \
+from curvlab.prune.driver import DEFAULT_DAMPING, allocate, _clip_to_mean, _first_rows, _shared_factors, prune_layer, \
     prune_model
 from curvlab.prune.layerwise import parse_pattern
 
@@ -90,7 +90,7 @@ def main():
                     Us = [shared[n] for n, _, _, _ in layers]
                 if method == "obs" and options.allocation != "uniform" and pattern is None:  # as prune_model
                     lam = DEFAULT_DAMPING["obs"]
-                    split = _allocate([W for _, W, _, _ in layers], [H for _, _, H, _ in layers], args.sparsity,
+                    split = allocate([W for _, W, _, _ in layers], [H for _, _, H, _ in layers], args.sparsity,
                                       lam, options.max_shift, Us=Us,
                                       row_weights=([c[n] for n, _, _, _ in layers]
                                                    if options.allocation == "output" else None))

@@ -33,11 +33,14 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -69,11 +72,55 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+# ---------------------------------------------------------------------------------- argument checks
+# Checked on every call, with or without a process group, so that a mistake shows in one process
+# as it would under torchrun.
+
+def _tensor(t: Any, name: str, what: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what}: {name} must be a torch.Tensor; got {type(t).__name__}.")
+    return t
+
+
+def _text(value: Any, name: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what}: {name} must be a string naming the operation (for error messages); "
+                        f"got {type(value).__name__}.")
+    return value
+
+
+def _count(n: Any, name: str, what: str) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{what}: {name} must be an integer count of samples; got {type(n).__name__} {n!r}.")
+    if n < 0:
+        raise ValueError(f"{what}: {name} must be >= 0 (a number of samples); got {n}.")
+    return int(n)
+
+
+def _device(device: Any, name: str, what: str) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"{what}: {name} must be a torch.device or a string such as 'cpu' or 'cuda:0'; "
+                        f"got {type(device).__name__}.")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"{what}: {name} {device!r} is not a device ({exc}); pass e.g. 'cpu' or 'cuda:0'.") from None
+
+
+def _callable(fn: Any, name: str, what: str) -> Callable:
+    if not callable(fn):
+        raise TypeError(f"{what}: {name} must be callable; got {type(fn).__name__}.")
+    return fn
+
+
 def all_reduce_sum(t: Tensor) -> Tensor:
     """Sum ``t`` over every rank, in place, and return it (identity without a process group).
 
     Tensors on the CPU are reduced as they are (Gloo); a CUDA tensor needs an NCCL group.
     """
+    _tensor(t, "t", "all_reduce_sum")
     if is_distributed() and world_size() > 1:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
@@ -81,6 +128,13 @@ def all_reduce_sum(t: Tensor) -> Tensor:
 
 def broadcast(t: Tensor, src: int = 0) -> Tensor:
     """Overwrite ``t`` on every rank with rank ``src``'s value, in place (identity alone)."""
+    _tensor(t, "t", "broadcast")
+    if isinstance(src, (bool, np.bool_)) or not isinstance(src, numbers.Integral):
+        raise TypeError(f"broadcast: src must be an integer rank; got {type(src).__name__} {src!r}.")
+    if not 0 <= src < world_size():
+        raise ValueError(f"broadcast: src must be a rank in [0, {world_size()}) (the group has {world_size()} "
+                         f"rank(s)); got {src}.")
+    src = int(src)
     if is_distributed() and world_size() > 1:
         dist.broadcast(t, src=src)
     return t
@@ -93,6 +147,10 @@ def rank0_decides(flag: bool, *, device: torch.device | str = "cpu") -> bool:
     rank in exact terms; taking rank 0's decision keeps the ranks in step even if round-off
     (different BLAS threads on different nodes) ever made them differ.
     """
+    if not isinstance(flag, (bool, np.bool_)):
+        raise TypeError(f"rank0_decides: flag must be a bool; got {type(flag).__name__} {flag!r} "
+                        "(compare first, e.g. bool(x > tol)).")
+    device = _device(device, "device", "rank0_decides")
     if not (is_distributed() and world_size() > 1):
         return bool(flag)
     t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
@@ -104,6 +162,8 @@ def rank0_decides(flag: bool, *, device: torch.device | str = "cpu") -> bool:
 
 def global_count(n: int, *, device: torch.device | str = "cpu") -> int:
     """N = Σ_ranks n_rank, the global number of samples (``n`` alone without a process group)."""
+    n = _count(n, "n", "global_count")
+    device = _device(device, "device", "global_count")
     if not (is_distributed() and world_size() > 1):
         return int(n)
     t = torch.tensor([int(n)], dtype=torch.int64, device=device)
@@ -120,6 +180,10 @@ def all_gather_cat(x: Tensor) -> Tensor:
     encoder calls. Identity without a process group. Cost: one all_gather of the sizes and
     one of max(n_r)·(row size) numbers per rank.
     """
+    _tensor(x, "x", "all_gather_cat")
+    if x.dim() == 0:
+        raise ValueError("all_gather_cat: x must have a first (sample) dimension to concatenate along; "
+                         "got a 0-dimensional tensor (use x.reshape(1) for one number).")
     if not (is_distributed() and world_size() > 1):
         return x
     k, r = world_size(), rank()
@@ -164,6 +228,9 @@ def exchange(payload: Any = None, *, error: BaseException | None = None, what: s
     input) or :class:`DistributedError` with the failing rank's message. No rank is left
     waiting in a collective. Without a process group: ``[payload]`` (or ``error`` raised).
     """
+    if error is not None and not isinstance(error, BaseException):
+        raise TypeError(f"exchange: error must be an exception (or None); got {type(error).__name__}.")
+    _text(what, "what", "exchange")
     if not (is_distributed() and world_size() > 1):
         if error is not None:
             raise error
@@ -193,6 +260,10 @@ def stage(what: str, *, active: bool | None = None) -> Iterator[None]:
     half-way through a tensor collective on some ranks only. ``active=False`` makes it a
     plain block (a rank working on local data while a group exists).
     """
+    _text(what, "what", "stage")
+    if not (active is None or isinstance(active, bool)):
+        raise TypeError(f"stage: active must be True, False or None (whenever a group is active); "
+                        f"got {type(active).__name__}.")
     if active is None:
         active = is_distributed() and world_size() > 1
     if not active:
@@ -217,7 +288,12 @@ def raises_on_every_rank(what: str, *, when: Callable[..., bool] | None = None) 
     whether a call is collective (e.g. only for a distributed operator); default: whenever
     a group of more than one rank is active.
     """
+    _text(what, "what", "raises_on_every_rank")
+    if when is not None:
+        _callable(when, "when", "raises_on_every_rank")
+
     def decorate(fn: Callable) -> Callable:
+        _callable(fn, "the decorated object", "raises_on_every_rank")
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             if not (is_distributed() and world_size() > 1) or (when is not None and not when(*args, **kwargs)):
@@ -240,6 +316,8 @@ def post_failure(exc: BaseException) -> None:
     still waiting in a collective for this one gets a :class:`DistributedError` that repeats
     this message (see :func:`_collective`). Best effort; a no-op without a group.
     """
+    if not isinstance(exc, BaseException):
+        raise TypeError(f"post_failure: exc must be the exception to report; got {type(exc).__name__}.")
     if not is_distributed():
         return
     try:
@@ -276,13 +354,27 @@ def sum_or_raise(compute: Callable[[], Tensor], *, like: Tensor, what: str = "")
     no result). The reduced buffer carries one extra number, a failure flag, so the cost
     stays one all_reduce of (numel + 1) numbers; only after a failure is a second collective
     (:func:`exchange` of the messages) needed. Without a process group: ``compute()``.
+    ``compute()`` must return a tensor of ``like``'s number of elements (``ValueError`` otherwise,
+    with or without a group).
     """
+    _callable(compute, "compute", "sum_or_raise")
+    _tensor(like, "like", "sum_or_raise")
+    _text(what, "what", "sum_or_raise")
+
+    def checked() -> Tensor:
+        out = compute()
+        if not isinstance(out, Tensor) or out.numel() != like.numel():
+            got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(f"sum_or_raise{' in ' + what if what else ''}: compute() must return a tensor of "
+                             f"like's shape {tuple(like.shape)}; got {got}.")
+        return out
+
     if not (is_distributed() and world_size() > 1):
-        return compute()
+        return checked()
     error = None
     buf = torch.zeros(like.numel() + 1, dtype=like.dtype, device=like.device)   # (numel + 1,)
     try:
-        buf[:-1] = compute().reshape(-1)
+        buf[:-1] = checked().reshape(-1)
     except Exception as exc:
         if _known(exc):  # raised on every rank at the same collective inside compute()
             raise
@@ -318,6 +410,7 @@ def agree(what: str, **values: Any) -> None:
     e.g. ``ranks disagree on lanczos's tol: rank 0 has 1e-06, rank 1 has 0.001``. Tensors
     and generators compare by a digest of their contents. No-op without a process group.
     """
+    _text(what, "what", "agree")
     if not (is_distributed() and world_size() > 1):
         return
     mine = {k: _key(v) for k, v in values.items()}
@@ -352,19 +445,34 @@ def signature(model_or_params: nn.Module | Iterable[Tensor]) -> list[tuple]:
     if isinstance(model_or_params, nn.Module):
         items = list(model_or_params.named_parameters())
     else:
+        if isinstance(model_or_params, (Tensor, str, bytes)) or not isinstance(model_or_params, Iterable):
+            raise TypeError(f"signature: model_or_params must be an nn.Module or an iterable of tensors (e.g. "
+                            f"model.parameters()); got {type(model_or_params).__name__}.")
         items = [(str(i), p) for i, p in enumerate(model_or_params)]
+        bad = [i for i, (_, p) in enumerate(items) if not isinstance(p, Tensor)]
+        if bad:
+            raise TypeError(f"signature: model_or_params must hold tensors only; entry {bad[0]} is "
+                            f"{type(items[bad[0]][1]).__name__}.")
     return [(n, tuple(p.shape), str(p.dtype)) for n, p in items]
 
 
 def check_shards(what: str, n_local: int, name: str = "data") -> list[int]:
     """Every rank's sample count; ``ValueError`` on every rank if some shard is empty."""
-    counts = exchange(int(n_local), what=what)
+    _text(what, "what", "check_shards")
+    _text(name, "name", "check_shards")
+    counts = exchange(_count(n_local, "n_local", "check_shards"), what=what)
     refuse_empty_shards(counts, what, name)
     return counts
 
 
 def refuse_empty_shards(counts: list[int], what: str, name: str = "data") -> None:
     """``ValueError`` (on every rank: ``counts`` is the exchanged list) if a rank's shard is empty."""
+    _text(what, "what", "refuse_empty_shards")
+    if not isinstance(counts, (list, tuple)):
+        raise TypeError(f"refuse_empty_shards: counts must be a list of every rank's sample count; "
+                        f"got {type(counts).__name__}.")
+    for c in counts:
+        _count(c, "counts (each entry)", "refuse_empty_shards")
     empty = [r for r, c in enumerate(counts) if c == 0]
     if empty:
         raise _mark(ValueError(
@@ -380,7 +488,7 @@ def backend_for(device: torch.device | str | None) -> str:
     With both, each collective runs on the backend of its tensors' device: NCCL for a model on
     the GPU, Gloo for CPU statistics and the small status exchanges.
     """
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = _device(device, "device", "backend_for") if device is not None else torch.device("cpu")
     return "cpu:gloo,cuda:nccl" if dev.type == "cuda" and dist.is_nccl_available() else "gloo"
 
 
@@ -398,6 +506,20 @@ def init_from_env(*, device: torch.device | str | None = None, timeout_s: float 
     Does nothing (returns False) when not launched by torchrun or a group already exists.
     ``CURVLAB_DIST_TIMEOUT`` (seconds) overrides ``timeout_s``.
     """
+    if device is not None:
+        device = _device(device, "device", "init_from_env")
+    env_timeout = os.environ.get("CURVLAB_DIST_TIMEOUT")
+    if env_timeout is not None:
+        try:
+            timeout_s = float(env_timeout)
+        except ValueError:
+            raise ValueError(f"init_from_env: CURVLAB_DIST_TIMEOUT must be a number of seconds; "
+                             f"got {env_timeout!r}.") from None
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, numbers.Real):
+        raise TypeError(f"init_from_env: timeout_s must be a number of seconds; got {type(timeout_s).__name__}.")
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(f"init_from_env: timeout_s must be a finite number of seconds > 0 (e.g. 600); "
+                         f"got {timeout_s!r}.")
     if not launched_by_torchrun() or is_distributed():
         return False
     if device is None:
@@ -406,7 +528,6 @@ def init_from_env(*, device: torch.device | str | None = None, timeout_s: float 
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    timeout_s = float(os.environ.get("CURVLAB_DIST_TIMEOUT", timeout_s))
     dist.init_process_group(backend_for(device), timeout=datetime.timedelta(seconds=timeout_s))
     return True
 
@@ -417,6 +538,8 @@ def on_main_process(fn: Callable[[], Any], *, what: str = "") -> Any:
     An exception on rank 0 is raised on every rank (:func:`exchange`), so the other ranks
     never wait for output that will not come. The result must pickle. Alone: ``fn()``.
     """
+    _callable(fn, "fn", "on_main_process")
+    _text(what, "what", "on_main_process")
     if not (is_distributed() and world_size() > 1):
         return fn()
     result, error = None, None
@@ -439,6 +562,9 @@ def progress_disabled(progress: bool | None) -> bool | None:
 
     ``None`` (a bar only on a TTY) maps to tqdm's ``disable=None``.
     """
+    if not (progress is None or isinstance(progress, (bool, np.bool_))):
+        raise TypeError(f"progress must be True, False or None (a bar only on a terminal); "
+                        f"got {type(progress).__name__} {progress!r}.")
     if not is_main_process():
         return True
     return None if progress is None else not progress

@@ -37,3 +37,17 @@ def session(fail_on: int | None) -> dict:
         out["error"] = (type(exc).__name__, str(exc))
     out["group_left"] = not dist.is_initialized()
     return out
+
+
+def prune(argv: list[str]) -> dict:
+    """``python -m curvlab prune ARGV`` on this rank, as torchrun runs it: the exit code and what
+    reached this rank's stdout (ranks other than 0 print nothing) and stderr."""
+    import contextlib
+    import io
+
+    from curvlab import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["prune", *argv])
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue(), "group_left": not dist.is_initialized()}

@@ -89,11 +89,12 @@ def q_name(model) -> str:
     return next(n for n, m in model.named_modules() if m is model.encoder.layer[0].attention.self.query)
 
 
-def test_sequential_statistics_see_the_pruned_layers_before(tiny, inputs_of):
+def test_restaged_statistics_see_the_pruned_layers_before(tiny, inputs_of):
+    # the block target with α = 0 fits the layer's own outputs, on the inputs the pruned Q, K, V give
     model0, batches = tiny
     model = copy.deepcopy(model0)
     report = prune_model(model, batches, 0.5, None, "obs", progress=False,
-                         options=ObsOptions(sequential=True, bias=False))
+                         options=ObsOptions(target="block", target_mix=0.0, bias=False))
     o0 = model0.encoder.layer[0].attention.output.dense
     o1 = model.encoder.layer[0].attention.output.dense
     X = torch.cat(inputs_of(model, o1, batches))
@@ -118,7 +119,9 @@ def test_bad_input_leaves_model_unchanged(tiny):
     model = copy.deepcopy(model0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="does not divide"):
-        prune_model(model, batches, 0.5, "3:5", "obs", progress=False)
+        prune_model(model, batches, None, "3:5", "obs", progress=False)
+    with pytest.raises(ValueError, match="conflicts with the pattern 2:4"):       # 2:4 removes 0.5, not 0.7
+        prune_model(model, batches, 0.7, "2:4", "obs", progress=False)
     with pytest.raises(ValueError, match="cg_iters must be"):
         ObsOptions(cg_iters=-1)
     with pytest.raises(ValueError, match="empty"):
@@ -175,17 +178,17 @@ def test_cli_rejects_a_checkpoint_file(tmp_path, capsys):
 
 
 def test_output_allocation_is_a_global_threshold_on_weighted_obs_losses():
-    """_allocate(row_weights=c): the count removed from each layer is that of the lowest
+    """allocate(row_weights=c): the count removed from each layer is that of the lowest
     c_r·½w_q²/[H⁻¹]_qq across both layers (naive sort), when no layer hits its bounds."""
     from curvlab.prune import layerwise as lw
-    from curvlab.prune.driver import _allocate
+    from curvlab.prune.driver import allocate
 
     g = torch.Generator().manual_seed(3)
     Ws = [torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randn(3, 8, generator=g, dtype=torch.float64)]
     Xs = [torch.randn(50, 6, generator=g, dtype=torch.float64), torch.randn(50, 8, generator=g, dtype=torch.float64)]
     Hs = [2 * X.T @ X / 50 for X in Xs]
     cs = [torch.rand(4, generator=g, dtype=torch.float64) + 0.1, 10 * torch.rand(3, generator=g, dtype=torch.float64)]
-    split = _allocate(Ws, Hs, 0.5, 0.01, max_shift=0.49, row_weights=cs)
+    split = allocate(Ws, Hs, 0.5, 0.01, max_shift=0.49, row_weights=cs)
     scores, owner = [], []
     for i, (W, H, c) in enumerate(zip(Ws, Hs, cs)):
         H_inv = torch.linalg.inv(lw.damp(H, 0.01)[0])

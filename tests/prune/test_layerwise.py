@@ -1,6 +1,5 @@
 """Row-wise OBS (exact and blocked) against brute force, magnitude pruning and explicit algebra."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -217,24 +216,6 @@ def test_cg_refit_loss_from_the_residual_equals_the_layer_loss(dtype, rel):
     zero_row = W.clone()
     zero_row[0] = 0                                                          # a converged row: no 0/0
     assert torch.isfinite(lw.refit(zero_row, H, mask, method="cg", cg_dtype=dtype).W).all()
-
-
-@pytest.mark.parametrize("pattern", [(2, 4), (1, 4), (4, 8)])
-def test_joint_group_choice_is_the_best_removal_set_by_brute_force(pattern):
-    # a layer of one N:M group: the removal set the sweep picks must be the one whose exact
-    # constrained least-squares cost (8) is smallest, for every row
-    n, m = pattern
-    W, H, _ = _layer(R=6, d=m, N=60, seed=3 + m)
-    res = lw.obs_blocked(W, H, 0.5, pattern, damping=0.0, joint_groups=True)
-    for r in range(6):
-        costs = {}
-        for Q in itertools.combinations(range(m), m - n):
-            keep = torch.ones(m, dtype=torch.bool)
-            keep[list(Q)] = False
-            costs[Q] = _ls_loss(W[r], H, keep)[0]
-        best = min(costs, key=costs.get)
-        assert tuple(torch.nonzero(~res.mask[r]).flatten().tolist()) == best
-        assert 0.5 * float((W[r] - res.W[r]) @ H @ (W[r] - res.W[r])) == pytest.approx(costs[best], rel=1e-8)
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])

@@ -27,9 +27,6 @@ def test_sparsegpt_equals_blocked_obs(pattern):
     assert torch.equal(res.mask, ref.mask)
     torch.testing.assert_close(res.W, ref.W)
     assert res.loss == pytest.approx(ref.loss, rel=1e-9)
-    if pattern is not None:                     # joint N:M groups: not worse on this layer
-        joint = lw.obs_blocked(W, H, 0.5, pattern, damping=0.01, block_size=8, joint_groups=True)
-        assert joint.loss <= res.loss * (1 + 1e-12)
 
 
 def test_sparsegpt_loss_is_the_damped_reconstruction_error():

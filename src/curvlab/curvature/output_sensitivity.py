@@ -116,6 +116,7 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
     frozen = [p for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
     handles = [m.register_forward_hook(hook_for(n)) for n, m in layers.items()]
     was_training = model.training
+    error = None                          # under a group: a failed pass is reported in the reduction below
     try:
         for p in frozen:                  # every layer output must be part of the graph
             p.requires_grad_(True)
@@ -144,6 +145,10 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
                         if mask is not None and y.dim() == 3 and tuple(mask.shape) == tuple(y.shape[:2]):
                             tokens = int(mask.sum())
                         counts[name] += tokens
+    except Exception as exc:
+        if cd.world_size() == 1:
+            raise
+        error = exc
     finally:
         outputs.clear()
         for h in handles:
@@ -155,7 +160,12 @@ def output_sensitivities(model: nn.Module, layers: Mapping[str, nn.Module], call
         sizes = [sums[n].numel() for n in names]
         flat = torch.cat([sums[n] for n in names] + [torch.tensor([float(counts[n]) for n in names],
                                                                  dtype=torch.float64)])
-        flat = cd.sum_or_raise(lambda: flat, like=flat, what="output_sensitivities")
+
+        def local() -> Tensor:
+            if error is not None:         # every rank raises, this one its own error (sum_or_raise)
+                raise error
+            return flat
+        flat = cd.sum_or_raise(local, like=flat, what="output_sensitivities")
         parts = torch.split(flat, sizes + [len(names)])
         sums = dict(zip(names, parts[:-1]))
         counts = {n: int(c) for n, c in zip(names, parts[-1].tolist())}

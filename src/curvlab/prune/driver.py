@@ -1,19 +1,27 @@
 """Prune a whole model layer-wise, block by block, from calibration data.
 
-:func:`prune_model` finds the model's sequence of blocks (the longest ``nn.ModuleList`` of
-identical modules, e.g. ``encoder.layer`` of BERT; a model without one is a single block),
-records the inputs of the first block on the calibration batches, and then for each block in
-order:
+:func:`prune_model` is a short loop over named stages (each in :mod:`curvlab.prune.stages` or
+below, each tested on its own):
 
-1. runs the block on its current inputs with forward hooks that accumulate one layer Hessian
-   H = 2XXᵀ/N per prunable layer (:mod:`curvlab.curvature.layer_hessian`; padding tokens
-   excluded) — memory is bounded by this one block's Hessians (with ``target="block"``, the
-   later layers' inputs X are kept instead, and their H is taken after the layers before them
-   are pruned);
-2. prunes every layer of the block with the chosen method (row-wise OBS of eqs. (7)–(8), or a
-   baseline), writing the result with :func:`curvlab.prune.masks.apply_mask`;
-3. runs the pruned block again: its outputs are the next block's inputs, so every block is
-   calibrated on what the already-pruned blocks before it produce.
+1. **capture block inputs** (:func:`~curvlab.prune.stages.capture_block_inputs`): the first
+   block's inputs on the calibration batches, and whatever else the model passes its blocks
+   (causal masks, rotary position embeddings; caches off) — any Hugging Face encoder or
+   decoder (BERT, LLaMA, Mistral/Qwen2, Gemma, GPT-2, OPT); a model without a block list is
+   one block;
+2. **collect statistics** (:func:`collect_statistics`): one pass of the block with forward hooks
+   that accumulate H = 2XXᵀ/N (and μ) per prunable layer, padding excluded, summed over ranks
+   by :func:`~curvlab.prune.stages.reduce_statistics`; with the block target the later
+   layers' dense inputs X are kept instead and their H is taken once the layers before them
+   are pruned;
+3. **allocate** (:func:`allocate`): the per-layer sparsities of the block (uniform, or the OBS
+   split of its budget);
+4. **fit each layer** (:func:`fit_layer`): mask and new weights with the chosen method
+   (row-wise OBS of eqs. (7)–(8), or a baseline);
+5. **write** (:func:`write_layer`): into the model with
+   :func:`curvlab.prune.masks.apply_mask`, the calibration error measured;
+6. **propagate** (:meth:`~curvlab.prune.stages.BlockCalls.propagate`): the pruned block's
+   outputs are the next block's inputs, so every block is calibrated on what the
+   already-pruned blocks before it produce.
 
 Methods
 -------
@@ -21,23 +29,26 @@ Methods
 inputs when ``mode="exact"``), then the improvements over SparseGPT, each switchable:
 ``alternate`` (iterations of alternating mask selection, :func:`~curvlab.prune.layerwise.alternate`),
 ``refit`` (exact least-squares refit of the kept weights; with ``bias``, of the bias too),
-``allocation="obs"`` (non-uniform
-sparsity across the layers of a block from the OBS loss estimates, unstructured only),
-``sensitivity`` (unstructured masks chosen with each row's OBS losses weighted by how much the
-model's output depends on that row, :mod:`curvlab.curvature.output_sensitivity`; one backward
-pass on a few calibration sequences before pruning; ``allocation="output"`` also splits the
-budget by these weighted losses),
-``sequential`` (each layer's H re-collected after the layers before it in the block were pruned,
-so e.g. the attention output layer sees the inputs the pruned Q/K/V produce) and ``target``
-(:mod:`curvlab.prune.staged`): ``"block"`` — each layer that does not read the block's input
-fits, from its new inputs X̂, the mix α·W X + (1 − α)·W X̂ of its outputs in the dense block and
-its own (α = ``target_mix``, 0.5), with an intercept that moves the bias; X is kept from the
-block's first pass, X̂ needs one more pass per such layer (stopped at the layer) — the default
-for N:M patterns and unstructured sparsity above 0.5; ``"dense"`` — the same with X from the
-dense *model* (a dense copy run in parallel); ``"input"`` — the layer's own outputs (the default
-up to 50 % unstructured, where the block target did not help: validation cosine 0.9566 vs 0.9575;
-at 60 % / 70 % it gave 0.9251 / 0.8739 vs 0.9180 / 0.8557).
-``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``.
+``allocation="obs"`` (non-uniform sparsity across the layers of a block from the OBS loss
+estimates, unstructured only), ``sensitivity`` (unstructured masks chosen with each row's OBS
+losses weighted by how much the model's output depends on that row,
+:mod:`curvlab.curvature.output_sensitivity`; ``allocation="output"`` also splits the budget by
+these weighted losses) and ``target`` (:mod:`curvlab.prune.staged`): ``"block"`` — each layer
+that does not read the block's input fits, from its new inputs X̂, the mix α·W X + (1 − α)·W X̂
+of its outputs in the dense block and its own (α = ``target_mix``, 0.5), with an intercept that
+moves the bias; ``"input"`` — the layer's own outputs. ``"auto"``: the block target for N:M
+patterns and unstructured sparsity above 0.5 (MiniLM validation cosine at 60 % / 70 %: 0.9251
+/ 0.8739 against 0.9180 / 0.8557; at 50 %: 0.9566 against 0.9575).
+``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``, ``"admm"`` (the ADMM layer
+solver of Boža 2024 / ALPS, :mod:`curvlab.prune.admm`).
+
+Options that lost on validation were removed (numbers in benchmarks/minilm.md): re-collecting
+each layer's H after the layers before it are pruned (``sequential``: MiniLM 50 % cosine 0.9404
+against 0.9406; 2:4 0.9026 against 0.9127 for the block target), fitting the dense *model*'s
+outputs (``target="dense"``: 0.9373 against 0.9406 at 50 %, 2:4 0.9089 against 0.9127), N:M
+groups removed jointly (``joint_groups``: no cosine gain at 2:4 for ~1.5× the sweep's time) and
+the Kronecker-coupled refit exploration (2:4 cosine 0.9100 at several times the compute,
+held-out error 0.0292 against 0.0276).
 
 The report gives, per layer, the sparsity reached, the predicted error (the OBS loss sum, for
 the damped H) and the measured calibration error ‖WX − ŴX‖²/‖WX‖² (undamped H; with a refitted
@@ -47,11 +58,10 @@ time.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,22 +72,26 @@ from tqdm.auto import tqdm
 
 from ..curvature.layer_hessian import is_prunable, set_weight_matrix, weight_matrix
 from ..curvature.output_sensitivity import output_sensitivities
+from .. import distributed as cd
 from . import layerwise as lw
 from . import staged
+from .admm import admm_layer
 from .baselines import magnitude_layer, wanda_layer
-from .masks import apply_mask, restore_on_error
+from .masks import apply_mask
 from .sparsegpt import sparsegpt_layer
+from .stages import BlockCalls, as_call, capture_block_inputs, restore_in_place
 
-__all__ = ["DEFAULT_DAMPING", "LayerReport", "METHODS", "ObsOptions", "PruneReport", "find_blocks", "prune_layer", "prune_model"]
+__all__ = ["DEFAULT_DAMPING", "LayerReport", "METHODS", "ObsOptions", "PruneReport", "allocate", "collect_statistics",
+           "find_blocks", "fit_layer", "prune_layer", "prune_model", "write_layer"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ("obs", "sparsegpt", "wanda", "magnitude")
+METHODS = ("obs", "sparsegpt", "wanda", "magnitude", "admm")
 
 # λ of H + λ·mean(diag H)·I when none is given: SparseGPT's published percdamp for the baselines;
 # for OBS the value chosen on validation reviews of MiniLM (2:4 held-out layer error 0.0280 at
 # 0.01, 0.0274 at 0.03, 0.0273 at 0.05 and 0.1 with a lower cosine; 50 %: no change).
-DEFAULT_DAMPING = {"obs": 0.03, "sparsegpt": 0.01, "wanda": 0.01, "magnitude": 0.01}
+DEFAULT_DAMPING = {"obs": 0.03, "sparsegpt": 0.01, "wanda": 0.01, "magnitude": 0.01, "admm": 0.01}
 
 
 @dataclass(frozen=True)
@@ -95,15 +109,12 @@ class ObsOptions:
     cg_iters: int = 8              # refit: warm-started CG steps (MiniLM: 98% of the gain on 384-input layers, 89% on 1536)
     fast_dtype: bool = True        # float32 column sweep and CG (as SparseGPT); losses in float64
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
-    sequential: bool = False       # re-collect each layer's H after the layers before it in the block are pruned
     target: str = "auto"           # what each layer fits once the layers before it in its block are pruned:
-                                   # "input" its own outputs on its new inputs; "block" (sequential) its outputs in
-                                   # the dense block; "dense" (sequential) in the dense model; "auto": "block" for
-                                   # N:M patterns and unstructured sparsity above 0.5, else "input"
-    target_mix: float = 0.5        # α: "block"/"dense" fit α·(those outputs) + (1 − α)·(the layer's own)
-    target_max_inputs: int | None = None  # "block"/"dense" only on layers with at most this many inputs
+                                   # "input" its own outputs on its new inputs; "block" its outputs in the dense
+                                   # block; "auto": "block" for N:M patterns and unstructured sparsity above 0.5
+    target_mix: float = 0.5        # α: "block" fits α·(those outputs) + (1 − α)·(the layer's own)
+    target_max_inputs: int | None = None  # "block" only on layers with at most this many inputs
     bias: bool = True              # refit the layer's bias with the kept weights (with refit; layers with a bias)
-    joint_groups: bool = False     # N:M: remove each group's weights jointly (least multi-weight OBS cost)
     sensitivity: int = 8           # unstructured: choose the mask with each row's OBS losses weighted by the
                                    # output's sensitivity to that row, from this many calibration sequences (0 = off)
     sensitivity_clip: float = 3.0  # those weights are clipped to [mean/clip, mean·clip] within each layer
@@ -119,8 +130,8 @@ class ObsOptions:
         if not (isinstance(self.sensitivity_clip, (int, float)) and self.sensitivity_clip >= 1):
             raise ValueError(f"sensitivity_clip must be a number >= 1 (math.inf: no clipping); "
                              f"got {self.sensitivity_clip!r}.")
-        if self.target not in ("auto", "input", "block", "dense"):
-            raise ValueError(f"target must be 'auto', 'input', 'block' or 'dense'; got {self.target!r}.")
+        if self.target not in ("auto", "input", "block"):
+            raise ValueError(f"target must be 'auto', 'input' or 'block'; got {self.target!r}.")
         if not (isinstance(self.target_mix, (int, float)) and 0 <= self.target_mix <= 1):
             raise ValueError(f"target_mix must be a number in [0, 1] (e.g. 0.5); got {self.target_mix!r}.")
         if not (self.target_max_inputs is None or (isinstance(self.target_max_inputs, int)
@@ -134,6 +145,8 @@ class ObsOptions:
                              f"got {self.sensitivity!r}.")
         if not (isinstance(self.cg_iters, int) and self.cg_iters >= 0):
             raise ValueError(f"cg_iters must be an integer >= 0 (refit CG steps, e.g. 8); got {self.cg_iters!r}.")
+        if not (isinstance(self.max_shift, (int, float)) and 0 <= self.max_shift < 1):
+            raise ValueError(f"max_shift must be a number in [0, 1) (e.g. 0.15); got {self.max_shift!r}.")
 
 
 @dataclass
@@ -176,6 +189,28 @@ class PruneReport:
         out["mean_heldout_error"] = self.mean("heldout_error")
         return out
 
+    def __str__(self) -> str:
+        """One line per layer (shape, sparsity, predicted / calibration / held-out error, time) under
+        a header with the method, the pattern, the overall sparsity and the times."""
+        held = any(r.heldout_error is not None for r in self.layers)
+        width = max([len(r.name) for r in self.layers] + [5])
+        lines = [f"{self.method} ({self.pattern}): sparsity {self.overall_sparsity:.1%} over {len(self.layers)} "
+                 f"layers, {self.n_calibration_tokens} calibration tokens, {self.total_s:.1f} s "
+                 f"(compute {self.compute_s:.1f} s)",
+                 f"  {'layer':<{width}} {'shape':>11} {'sparsity':>8} {'predicted':>10} {'calib err':>10}"
+                 + (f" {'held-out':>10}" if held else "") + f" {'time':>7}"]
+        for r in self.layers:
+            shape = f"{r.shape[0]}×{r.shape[1]}"
+            lines.append(f"  {r.name:<{width}} {shape:>11} {r.sparsity:8.1%} {r.predicted_error:10.4g} "
+                         f"{r.calibration_error:10.4g}"
+                         + (f" {r.heldout_error:10.4g}" if held and r.heldout_error is not None
+                            else f" {'':>10}" if held else "") + f" {r.time_s:6.2f}s")
+        if self.layers:
+            lines.append(f"  {'mean':<{width}} {'':>11} {'':>8} {self.mean('predicted_error'):10.4g} "
+                         f"{self.mean('calibration_error'):10.4g}"
+                         + (f" {self.mean('heldout_error'):10.4g}" if held else ""))
+        return "\n".join(lines)
+
 
 # ---------------------------------------------------------------- one layer
 
@@ -197,6 +232,8 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
         return wanda_layer(W, H, sparsity, pattern)
     if method == "sparsegpt":
         return sparsegpt_layer(W, H, sparsity, pattern, percdamp=damping)
+    if method == "admm":
+        return admm_layer(W, H, sparsity, pattern, damping=damping)
     W64 = W.to(torch.float64)
     fast = torch.float32 if options.fast_dtype else torch.float64
     refit_kw = dict(damping=damping, cg_iters=options.cg_iters, cg_dtype=fast)
@@ -204,7 +241,7 @@ def prune_layer(W: Tensor, H: Tensor, sparsity: float, pattern: lw.Pattern, meth
         result = lw.obs_exact(W64, H, sparsity, pattern, damping=damping)
     else:
         result = lw.obs_blocked(W64, H, sparsity, pattern, damping=damping, block_size=options.block_size,
-                                dtype=fast, U=U, joint_groups=options.joint_groups,
+                                dtype=fast, U=U,
                                 row_weights=row_weights if pattern is None else None)
     if options.bias and options.refit and mean is not None:
         def fit(res: lw.LayerResult) -> lw.LayerResult:
@@ -235,7 +272,7 @@ def _shared_factors(Hs: dict[str, Tensor], damping: float, dtype: torch.dtype) -
     return factors
 
 
-def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, damping: float,
+def allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, damping: float,
               max_shift: float, Us: Sequence[Tensor] | None = None,
               row_weights: Sequence[Tensor] | None = None) -> list[float]:
     """Per-layer sparsities with the block's total count of removed weights unchanged, chosen to
@@ -289,7 +326,125 @@ def _allocate(Ws: Sequence[Tensor], Hs: Sequence[Tensor], sparsity: float, dampi
     return [ki / n for ki, n in zip(k, sizes)]
 
 
-# ---------------------------------------------------------------- the model
+# ---------------------------------------------------------------- the stages
+
+@torch.no_grad()
+def collect_statistics(block: nn.Module, layers: dict[str, nn.Module], calls: list, token_masks: list, *,
+                       keep_local: bool = False, every_hessian: bool = False) -> staged.BlockStatistics:
+    """Stage 2: one pass of ``block`` over its calibration ``calls`` with forward hooks that
+    accumulate H = 2XXᵀ/N and μ of each of ``layers`` (padding excluded by ``token_masks``),
+    summed over ranks; with ``keep_local`` (the block target), the later layers' dense input
+    rows instead (:func:`curvlab.prune.staged.collect_block`)."""
+    return staged.collect_block(block, layers, calls, token_masks, keep_local=keep_local,
+                                every_hessian=every_hessian)
+
+
+@dataclass
+class LayerFit:
+    """Stage 4's result for one layer: the pruned weights (``result``), the weights W the layer
+    fitted (its own, or W′ of the block target), the H and μ it was pruned with, the bias shift
+    of the target fit, the arithmetic's time and the calibration passes it took."""
+
+    result: lw.LayerResult
+    W: Tensor
+    H: Tensor
+    mean: Tensor | None
+    target_shift: Tensor | None
+    compute_s: float
+    passes: int = 0
+
+
+def fit_layer(module: nn.Module, W: Tensor, H: Tensor | None, mean: Tensor | None, sparsity: float,
+              pattern: lw.Pattern, method: str, *, damping: float, options: ObsOptions = ObsOptions(),
+              U: Tensor | None = None, row_weights: Tensor | None = None, restage: bool = False,
+              dense_rows: list | None = None, block: nn.Module | None = None, calls: list | None = None,
+              token_masks: list | None = None) -> LayerFit:
+    """Stage 4: prune one layer. With ``restage`` its (H, μ) are first taken from ``block`` as
+    it is now (the layers before it pruned), and with ``dense_rows`` (its inputs X in the dense
+    block) it first fits the block target W′ = α·H⁻¹GW + (1 − α)·W
+    (:func:`curvlab.prune.staged.fit_target`); then :func:`prune_layer`."""
+    passes, compute, target_shift = 0, 0.0, None
+    if restage:
+        H, G, _, mean, mean_dense = staged.layer_statistics(block, module, calls, token_masks, dense_rows=dense_rows)
+        passes, U = 1, None
+        if G is not None:
+            t0 = time.perf_counter()
+            with_bias = getattr(module, "bias", None) is not None and options.bias and options.refit
+            W_fit, target_shift, U = staged.fit_target(
+                W, H, G, damping, options.target_mix, mean=mean if with_bias else None,
+                mean_dense=mean_dense if with_bias else None,
+                dtype=torch.float32 if options.fast_dtype else torch.float64)
+            W = W_fit.to(W.dtype)
+            compute += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = prune_layer(W, H, sparsity, pattern, method, damping=damping, options=options,
+                         mean=mean if getattr(module, "bias", None) is not None else None,
+                         U=U if options.mode == "blocked" else None, row_weights=row_weights)
+    return LayerFit(result, W, H, mean, target_shift, compute + time.perf_counter() - t0, passes)
+
+
+@torch.no_grad()
+def write_layer(module: nn.Module, name: str, fit: LayerFit) -> LayerReport:
+    """Stage 5: write the pruned weights (and a bias shift) into ``module`` the way
+    ``torch.nn.utils.prune`` stores them, and measure the calibration error
+    ‖WX − ŴX‖²/‖WX‖² = ½δᵀHδ / ½wᵀHw summed over rows (with a moved bias β, of the whole output:
+    ½δ̃ᵀH̃δ̃, δ̃ = (δ, −β), H̃ = [[H, 2μ], [2μᵀ, 2]])."""
+    W, H, result = fit.W, fit.H, fit.result
+    W64, H64 = W.to(torch.float64), H.to(torch.float64)
+    energy = max(lw.layer_loss(W64, torch.zeros_like(W64), H64), 1e-300)
+    mask = set_weight_matrix(module, result.mask.to(W.dtype))
+    new_weight = set_weight_matrix(module, result.W.to(W.dtype))
+    apply_mask(module, mask, new_weight)
+    measured = lw.layer_loss(W64, weight_matrix(module).to(torch.float64), H64)
+    beta = result.bias_shift
+    if fit.target_shift is not None:
+        beta = fit.target_shift + (beta if beta is not None else 0)
+    if beta is not None:
+        beta = beta.to(torch.float64)                                               # (R,)
+        module.bias.add_(beta.to(module.bias))
+        delta = W64 - weight_matrix(module).to(torch.float64)                       # (R, d)
+        measured += float((beta.square() - 2 * beta * (delta @ fit.mean.to(delta))).sum())
+    return LayerReport(name=name, shape=tuple(W.shape), sparsity=float(1 - result.mask.float().mean()),
+                       predicted_error=result.loss / energy, calibration_error=measured / energy,
+                       time_s=fit.compute_s)
+
+
+def _output_weights(model: nn.Module, layers: dict[str, nn.Module], batches: list, options: ObsOptions,
+                    device: torch.device) -> dict[str, Tensor]:
+    """The output sensitivities c_{l,r} (clipped) that weight each row's OBS losses, from the
+    first ``options.sensitivity`` calibration sequences. Under a process group those are rank 0's
+    first sequences (the other ranks pass none; :func:`output_sensitivities` sums and counts over
+    ranks), so one process on every rank's batches in rank order gets the same weights."""
+    calls = _first_rows(batches, options.sensitivity, device) if cd.is_main_process() else []
+    try:
+        c = output_sensitivities(model, layers, calls)
+    except (TypeError, RuntimeError, ValueError) as exc:
+        if cd.world_size() > 1:           # raised as it is: prune_model's decorator passes it to every rank
+            raise
+        _check_model_runs(model, calls, exc)
+        raise type(exc)(f"the output-sensitivity pass (a backward pass on {options.sensitivity} calibration "
+                        f"sequences) failed: {exc}; prune without it with ObsOptions(sensitivity=0).") from exc
+    return {n: _clip_to_mean(v, options.sensitivity_clip) for n, v in c.items()}
+
+
+def _check_model_runs(model: nn.Module, calls: list, exc: BaseException) -> None:
+    """When a pass over the model failed: if the model cannot even run on the calibration inputs,
+    say so (the inputs are wrong, not the pass)."""
+    try:
+        with torch.no_grad():
+            for args, kwargs in calls[:1]:
+                model(*args, **kwargs)
+    except (RuntimeError, TypeError, ValueError, IndexError) as plain:
+        raise ValueError(f"the model cannot run on the calibration inputs: {plain}; pass calibration batches "
+                         "of the shape and dtype the model's forward expects.") from exc
+
+
+def _check_tokens(stats: staged.BlockStatistics) -> None:
+    empty = [n for n, h in stats.hessians.items() if h.n_samples == 0]
+    if empty or any(r.numel() == 0 and not stats.hessians for rows in stats.local.values() for r in rows):
+        raise ValueError("calibration holds no tokens (empty batches, or an attention_mask that is all "
+                         "padding); pass batches with at least one real token.")
+
 
 def find_blocks(model: nn.Module) -> list[nn.Module]:
     """The model's sequence of blocks: the ``nn.ModuleList`` of same-type modules holding the most
@@ -301,31 +456,6 @@ def find_blocks(model: nn.Module) -> list[nn.Module]:
             if count > best_count:
                 best, best_count = module, count
     return list(best) if best is not None else [model]
-
-
-class _Captured(Exception):
-    pass
-
-
-def _as_call(batch: Any) -> tuple[tuple, dict]:
-    if isinstance(batch, Mapping):
-        return (), dict(batch)
-    if isinstance(batch, Tensor):
-        return (batch,), {}
-    if isinstance(batch, (tuple, list)):
-        return tuple(batch), {}
-    raise TypeError(f"calibration batches must be tensors, tuples of tensors or dicts of model inputs; "
-                    f"got {type(batch).__name__}.")
-
-
-def _check_calibration(batches: list) -> None:
-    if not batches:
-        raise ValueError("calibration is empty; pass at least one batch of inputs.")
-    for batch in batches:
-        args, kwargs = _as_call(batch)
-        for value in list(args) + list(kwargs.values()):
-            if isinstance(value, Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-                raise ValueError("calibration contains NaN or infinity; pass finite inputs.")
 
 
 def _clip_to_mean(c: Tensor, clip: float) -> Tensor:
@@ -346,7 +476,7 @@ def _first_rows(batches: list, k: int, device: torch.device) -> list[tuple[tuple
     for batch in batches:
         if left <= 0:
             break
-        args, kwargs = _as_call(batch)
+        args, kwargs = as_call(batch)
         sizes = [v.shape[0] for v in list(args) + list(kwargs.values()) if isinstance(v, Tensor) and v.dim() > 0]
         take = min(left, sizes[0]) if sizes else left
 
@@ -359,17 +489,40 @@ def _first_rows(batches: list, k: int, device: torch.device) -> list[tuple[tuple
     return calls
 
 
-def _next_inputs(block: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """The next block's call: this block's output in place of its hidden-states input."""
-    out = block(*args, **kwargs)
-    hidden = out[0] if isinstance(out, (tuple, list)) else out
-    if args:
-        return (hidden,) + tuple(args[1:]), kwargs
-    return args, {**kwargs, "hidden_states": hidden}
+# ---------------------------------------------------------------- the model
+
+def _check_calibration(batches: list) -> None:
+    if not batches:
+        raise ValueError("calibration is empty; pass at least one batch of inputs.")
+    for i, batch in enumerate(batches):
+        args, kwargs = as_call(batch)
+        values = [v for v in list(args) + list(kwargs.values()) if isinstance(v, Tensor)]
+        if any(v.numel() == 0 for v in values):
+            raise ValueError(f"calibration batch {i} is empty (a tensor with 0 elements); pass batches with at "
+                             "least one sequence of at least one token.")
+        for value in values:
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError("calibration contains NaN or infinity; pass finite inputs.")
 
 
+def _check_sparsity(sparsity: float | None, pattern: lw.Pattern) -> float:
+    if pattern is None:
+        return lw._check_sparsity(0.5 if sparsity is None else sparsity)
+    implied = 1.0 - pattern[0] / pattern[1]
+    if sparsity is not None and not (isinstance(sparsity, (int, float)) and abs(sparsity - implied) < 1e-9):
+        raise ValueError(f"sparsity {sparsity!r} conflicts with the pattern {pattern[0]}:{pattern[1]}, which removes "
+                         f"{implied:g} of the weights; leave sparsity out (None) or pass {implied:g}.")
+    return implied
+
+
+def _prunable(blocks: Sequence[nn.Module], names: dict, wanted: set | None) -> list[dict[str, nn.Module]]:
+    return [{names[m]: m for m in block.modules() if is_prunable(m) and (wanted is None or names[m] in wanted)}
+            for block in blocks]
+
+
+@cd.raises_on_every_rank("prune_model")
 @torch.no_grad()
-def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 0.5,
+def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | None = None,
                 pattern: str | tuple[int, int] | None = None, method: str = "obs", *,
                 damping: float | None = None, options: ObsOptions | None = None,
                 layers: Sequence[str] | None = None, progress: bool | None = None) -> PruneReport:
@@ -377,35 +530,56 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
 
     Parameters
     ----------
-    model : a PyTorch model; its blocks are found by :func:`find_blocks`.
+    model : a PyTorch model; its blocks are found by :func:`find_blocks` (any Hugging Face
+        encoder or decoder: BERT, LLaMA, Mistral/Qwen2, Gemma, GPT-2, OPT).
     calibration : batches of inputs: dicts of keyword arguments (a Hugging Face tokenizer's
         output; its ``attention_mask`` also excludes padding from H), tensors, or tuples.
-    sparsity : fraction of each layer's weights to remove, in [0, 1) (for N:M: 1 − N/M).
+    sparsity : fraction of each layer's weights to remove, in [0, 1); default 0.5, or 1 − N/M
+        for an N:M ``pattern`` (another value with a pattern is an error).
     pattern : None / "unstructured", or "N:M" (keep N of every M consecutive inputs).
-    method : "obs" (ours), "sparsegpt", "wanda" or "magnitude".
+    method : "obs" (ours), "sparsegpt", "wanda", "magnitude" or "admm".
     damping : λ of H + λ·mean(diag H)·I; default :data:`DEFAULT_DAMPING` of the method (0.03 for
         OBS, SparseGPT's published 0.01 for the baselines).
     options : :class:`ObsOptions` for ``method="obs"`` (default ``ObsOptions()``: blocked OBS, refit
-        of the kept weights and the bias, and for unstructured sparsity the OBS split of each
-        block's budget and output-sensitivity weighted masks).
+        of the kept weights and the bias, for unstructured sparsity the OBS split of each block's
+        budget and output-sensitivity weighted masks, the block target at N:M and above 50 %).
     layers : names (as in ``model.named_modules()``) to prune; default: every prunable layer
         inside the blocks.
     progress : show a progress bar (default: when stderr is a terminal).
 
-    The model runs on its own device; if anything fails the model is restored unchanged.
+    The model runs on its own device. If anything fails, the model is restored in place: the
+    same modules and Parameter objects, with their values, as before the call.
+
+    Under a process group (e.g. ``torchrun``) every rank passes its own shard of the calibration
+    batches and the same model and options (checked first, :func:`curvlab.distributed.agree`).
+    Every token statistic (H, μ, the block target's cross term G, the token counts) is a sum
+    over the ranks' tokens divided by the global count, and the output sensitivities come from
+    rank 0's first sequences, so every rank ends with the weights one process gets on all the
+    batches in rank order (masks equal except exact ties). An error on one rank is raised on
+    every rank, each model restored; the progress bar shows on rank 0 only.
+
+    Example
+    -------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> report = prune_model(net, [torch.randn(64, 8)], 0.5, progress=False)
+    >>> round(report.overall_sparsity, 3)
+    0.5
     """
     pattern_t = lw.parse_pattern(pattern)
-    if pattern_t is not None:
-        sparsity = 1.0 - pattern_t[0] / pattern_t[1]
-    sparsity = lw._check_sparsity(sparsity)
+    sparsity = _check_sparsity(sparsity, pattern_t)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     damping = DEFAULT_DAMPING[method] if damping is None else damping
     if not (isinstance(damping, (int, float)) and math.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping must be a finite number >= 0 (e.g. 0.01); got {damping!r}.")
     options = options or ObsOptions()
+    if not isinstance(options, ObsOptions):
+        raise TypeError(f"options must be an ObsOptions; got {type(options).__name__}.")
     batches = list(calibration)
     _check_calibration(batches)
+    if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
+        raise TypeError(f"model must be a torch.nn.Module with parameters; got {type(model).__name__}.")
     blocks = find_blocks(model)
     names = {m: n for n, m in model.named_modules()}
     wanted = set(layers) if layers is not None else None
@@ -413,154 +587,82 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float = 
         unknown = wanted - set(names.values())
         if unknown:
             raise ValueError(f"layers {sorted(unknown)} are not modules of the model.")
+    per_block = _prunable(blocks, names, wanted)
+    if not any(per_block):
+        raise ValueError("the model has no prunable layer (nn.Linear, nn.Conv2d or Hugging Face Conv1D)"
+                         + (" among layers" if wanted is not None else " inside its blocks")
+                         + "; pass a model with such layers (or their names in layers=).")
     report = PruneReport(method=method, sparsity=sparsity, pattern=f"{pattern_t[0]}:{pattern_t[1]}"
                          if pattern_t else "unstructured",
                          options={**asdict(options), "damping": damping} if method == "obs" else {"damping": damping})
     start = time.perf_counter()
     device = next(model.parameters()).device
-    with restore_on_error(model):
-        # Inputs of the first block, captured by a pre-hook that stops the forward pass there.
-        inputs: list[tuple[tuple, dict]] = []
-        token_masks: list[Tensor | None] = []
-
-        def capture(module, args, kwargs):
-            inputs.append((args, kwargs))
-            raise _Captured
-
-        if blocks[0] is model:
-            for batch in batches:
-                args, kwargs = _as_call(batch)
-                inputs.append((tuple(a.to(device) if isinstance(a, Tensor) else a for a in args),
-                               {k: v.to(device) if isinstance(v, Tensor) else v for k, v in kwargs.items()}))
-                token_masks.append(None)
-        else:
-            handle = blocks[0].register_forward_pre_hook(capture, with_kwargs=True)
-            try:
-                for batch in batches:
-                    args, kwargs = _as_call(batch)
-                    args = tuple(a.to(device) if isinstance(a, Tensor) else a for a in args)
-                    kwargs = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
-                    token_masks.append(kwargs.get("attention_mask"))
-                    try:
-                        model(*args, **kwargs)
-                    except _Captured:
-                        pass
-            finally:
-                handle.remove()
-            if len(inputs) != len(batches):
-                raise ValueError("the model's first block was not called on every calibration batch; "
-                                 "prune a model whose forward runs its blocks in order.")
-        sensitivities = {}
+    target = options.target
+    if target == "auto":    # the block target paid at N:M, 60 % and 70 %, not at 50 % (benchmarks/minilm.md)
+        target = "block" if pattern_t is not None or sparsity > 0.5 else "input"
+    target = target if method == "obs" else "input"
+    allocating = method == "obs" and options.allocation != "uniform" and pattern_t is None
+    with restore_in_place(model):
+        try:                                                                        # 1. capture block inputs
+            calls = capture_block_inputs(model, blocks, batches, device)
+        except (RuntimeError, IndexError) as exc:
+            raise ValueError(f"the model cannot run on the calibration inputs: {exc}; pass calibration batches "
+                             "of the shape and dtype the model's forward expects.") from exc
+        cd.agree("prune_model", model=cd.signature(model), sparsity=sparsity, pattern=pattern_t, method=method,
+                 damping=damping, options=asdict(options), layers=sorted(wanted) if wanted is not None else None)
+        weights = {}
         if method == "obs" and options.sensitivity and pattern_t is None:
             t0 = time.perf_counter()
-            prunable = {names[m]: m for block in blocks for m in block.modules() if is_prunable(m)
-                        and (wanted is None or names[m] in wanted)}
-            try:
-                sensitivities = output_sensitivities(model, prunable,
-                                                     _first_rows(batches, options.sensitivity, device))
-            except (TypeError, RuntimeError) as exc:
-                raise type(exc)(f"the output-sensitivity pass (a backward pass on {options.sensitivity} calibration "
-                                f"sequences) failed: {exc}; prune without it with ObsOptions(sensitivity=0).") from exc
-            sensitivities = {n: _clip_to_mean(c, options.sensitivity_clip) for n, c in sensitivities.items()}
+            weights = _output_weights(model, {n: m for t in per_block for n, m in t.items()}, batches, options, device)
             report.compute_s += time.perf_counter() - t0
-        target = options.target
-        if target == "auto":    # the block target paid at N:M, 60 % and 70 %, not at 50 % (benchmarks/minilm.md)
-            target = "block" if pattern_t is not None or sparsity > 0.5 else "input"
-        target = target if method == "obs" else "input"
-        dense_inputs = list(inputs) if target == "dense" else None
-        show = progress if progress is not None else None
-        bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=(not show) if show is not None else None)
-        for block in bar:
-            targets = {names[m]: m for m in block.modules() if is_prunable(m)
-                       and (wanted is None or names[m] in wanted)}
+        bar = tqdm(blocks, desc=f"prune[{method}]", unit="block", disable=cd.progress_disabled(progress))
+        for i, (block, targets) in enumerate(zip(bar, per_block)):
             if targets:
-                allocate = method == "obs" and options.allocation != "uniform" and pattern_t is None and len(targets) > 1
-                stats = staged.collect_block(block, targets, inputs, token_masks, keep_local=target == "block",
-                                             every_hessian=allocate)
+                block_calls = calls.of(i)
+                try:                                                                # 2. collect statistics
+                    stats = collect_statistics(block, targets, block_calls, calls.token_masks,
+                                               keep_local=target == "block",
+                                               every_hessian=allocating and len(targets) > 1)
+                except RuntimeError as exc:
+                    if block is model:
+                        _check_model_runs(model, block_calls, exc)
+                    raise
+                _check_tokens(stats)
                 report.calibration_passes += 1
                 report.peak_hessian_bytes = max(report.peak_hessian_bytes, stats.nbytes())
-                if stats.hessians:
-                    report.n_calibration_tokens = max(h.n_samples for h in stats.hessians.values())
+                report.n_calibration_tokens = max([h.n_samples for h in stats.hessians.values()]
+                                                  + [report.n_calibration_tokens])
                 Ws = {n: weight_matrix(m) for n, m in targets.items()}
                 Hs = {n: h.H for n, h in stats.hessians.items()}
-                means = {n: h.mean for n, h in stats.hessians.items()}
                 t0 = time.perf_counter()
-                factors = {}        # inverse Cholesky factors of the damped H, shared by allocation and pruning
-                if method == "obs" and options.mode == "blocked" and not options.sequential and target != "dense":
-                    factors = _shared_factors(Hs, damping, torch.float32 if options.fast_dtype else torch.float64)
-                if allocate:
-                    split = _allocate(list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift,
-                                      Us=[factors[n] for n in targets] if factors else None,
-                                      row_weights=([sensitivities[n] for n in targets]
-                                                   if options.allocation == "output" else None))
-                    per_layer = dict(zip(targets, split))
-                else:
-                    per_layer = {n: sparsity for n in targets}
+                factors = (_shared_factors(Hs, damping, torch.float32 if options.fast_dtype else torch.float64)
+                           if method == "obs" and options.mode == "blocked" else {})
+                split = {n: sparsity for n in targets}                              # 3. allocate
+                if allocating and len(targets) > 1:
+                    split = dict(zip(targets, allocate(
+                        list(Ws.values()), list(Hs.values()), sparsity, damping, options.max_shift,
+                        Us=[factors[n] for n in targets] if factors else None,
+                        row_weights=[weights[n] for n in targets] if options.allocation == "output" else None)))
                 report.compute_s += time.perf_counter() - t0
-                dense_block = copy.deepcopy(block) if dense_inputs is not None else None
-                dense_names = ({id(m): dm for m, dm in zip(block.modules(), dense_block.modules())}
-                               if dense_block is not None else {})
-                for name, module in targets.items():
-                    W = Ws[name]
-                    has_bias = getattr(module, "bias", None) is not None
-                    fits = target != "input" and (options.target_max_inputs is None
-                                                  or W.shape[1] <= options.target_max_inputs)
-                    restage = name in stats.local or (method == "obs" and (options.sequential or target == "dense"))
-                    target_shift, U = None, (None if restage else factors.get(name))
-                    if restage:                 # this layer's inputs after the layers before it were pruned
-                        local = stats.local.pop(name, None)
-                        H, G, _, mean, mean_dense = staged.layer_statistics(
-                            block, module, inputs, token_masks,
-                            **(dict(dense_block=dense_block, dense_module=dense_names[id(module)],
-                                    dense_inputs=dense_inputs) if fits and target == "dense" else {}),
-                            dense_rows=local if fits and target == "block" else None)
-                        report.calibration_passes += 1
-                        if G is not None:
-                            t0 = time.perf_counter()
-                            with_bias = has_bias and options.bias and options.refit
-                            W, target_shift, U = staged.fit_target(
-                                W, H, G, damping, options.target_mix, mean=mean if with_bias else None,
-                                mean_dense=mean_dense if with_bias else None,
-                                dtype=torch.float32 if options.fast_dtype else torch.float64)
-                            W = W.to(Ws[name].dtype)
-                            report.compute_s += time.perf_counter() - t0
-                    else:
-                        H, mean = Hs[name], means[name]
-                    t0 = time.perf_counter()
-                    result = prune_layer(W, H, per_layer[name], pattern_t, method, damping=damping, options=options,
-                                         mean=mean if has_bias else None, U=U if options.mode == "blocked" else None,
-                                         row_weights=sensitivities.get(name))
-                    elapsed = time.perf_counter() - t0
-                    report.compute_s += elapsed
-                    W64, H64 = W.to(torch.float64), H.to(torch.float64)
-                    energy = max(lw.layer_loss(W64, torch.zeros_like(W64), H64), 1e-300)
-                    mask = set_weight_matrix(module, result.mask.to(W.dtype))
-                    new_weight = set_weight_matrix(module, result.W.to(W.dtype))
-                    apply_mask(module, mask, new_weight)
-                    measured = lw.layer_loss(W64, weight_matrix(module).to(torch.float64), H64)
-                    beta = result.bias_shift
-                    if target_shift is not None:
-                        beta = target_shift + (beta if beta is not None else 0)
-                    if beta is not None:
-                        beta = beta.to(torch.float64)                                               # (R,)
-                        module.bias.add_(beta.to(module.bias))
-                        delta = W64 - weight_matrix(module).to(torch.float64)                       # (R, d)
-                        # ½ δ̃ᵀ H̃ δ̃ with δ̃ = (δ, −β), H̃ = [[H, 2μ], [2μᵀ, 2]]
-                        measured += float((beta.square() - 2 * beta * (delta @ mean.to(delta))).sum())
-                    report.layers.append(LayerReport(
-                        name=name, shape=tuple(W.shape), sparsity=float(1 - result.mask.float().mean()),
-                        predicted_error=result.loss / energy, calibration_error=measured / energy,
-                        time_s=elapsed))
+                for name, module in targets.items():                               # 4. fit each layer
+                    fits = target == "block" and (options.target_max_inputs is None
+                                                  or Ws[name].shape[1] <= options.target_max_inputs)
+                    local = stats.local.pop(name, None)
+                    fit = fit_layer(module, Ws[name], Hs.get(name), stats.hessians[name].mean
+                                    if name in stats.hessians else None, split[name], pattern_t, method,
+                                    damping=damping, options=options, U=factors.get(name),
+                                    row_weights=weights.get(name), restage=local is not None,
+                                    dense_rows=local if fits else None, block=block, calls=block_calls,
+                                    token_masks=calls.token_masks)
+                    report.calibration_passes += fit.passes
+                    report.compute_s += fit.compute_s
+                    report.layers.append(write_layer(module, name, fit))           # 5. write
                     log.debug("%s: sparsity %.3f, error %.4g", name, report.layers[-1].sparsity,
                               report.layers[-1].calibration_error)
-                del stats, Hs, Ws
-            if block is not model:
-                if dense_inputs is not None:
-                    dense_block = dense_block if targets else block
-                    dense_inputs = [_next_inputs(dense_block, a, k) for a, k in dense_inputs]
-                    report.calibration_passes += 1
-                inputs = [_next_inputs(block, args, kwargs) for args, kwargs in inputs]
-                report.calibration_passes += 1
+                del stats, Hs, Ws, factors
+            before = calls.passes
+            calls.propagate(i, block)                                               # 6. propagate
+            report.calibration_passes += calls.passes - before
         bar.close()
     report.total_s = time.perf_counter() - start
     log.info("pruned %d layers with %s to %.3f sparsity in %.1f s (compute %.1f s)", len(report.layers),

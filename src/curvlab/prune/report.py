@@ -178,6 +178,9 @@ def format_prune_markdown(summary: dict[str, Any]) -> str:
         lines += [f"| held-out texts | {ev['texts']} |",
                   f"| mean cosine, pruned vs dense embeddings | {ev['mean_cosine']:.4f} |",
                   f"| Spearman of pairwise similarities, pruned vs dense | {ev['similarity_spearman']:.4f} |"]
+    for domain, ppl in (summary.get("perplexity") or {}).items():
+        lines.append(f"| perplexity on {domain} ({ppl['windows']} windows), dense → pruned | "
+                     f"{ppl['dense']:.2f} → {ppl['pruned']:.2f} |")
     options = summary.get("options") or {}
     if options:
         lines += ["", "Options: " + ", ".join(f"`{k}={v}`" for k, v in options.items())]

@@ -8,9 +8,10 @@ use that, both here:
   the layer's H from X̂, so it is pruned for the inputs it will really get;
 * **a target to fit** (:func:`fit_target`): instead of the layer's own outputs W X̂, fit the
   outputs it had before, W X, from X̂, so the layer compensates what the pruned layers before it
-  changed. X is either the layer's input in the dense *block* on the same block inputs (kept
-  from the first pass by :func:`collect_block`, ``target="block"``) or in the dense *model*
-  (``target="dense"``, a dense copy run in parallel).
+  changed. X is the layer's input in the dense *block* on the same block inputs (kept from the
+  first pass by :func:`collect_block`, ``target="block"``). (Taking X from a dense copy of the
+  whole *model* instead lost on validation — MiniLM 2:4 cosine 0.9089 against 0.9127,
+  benchmarks/minilm.md — and was removed.)
 
 Fitting the full correction overfits the calibration tokens: on MiniLM (2:4, validation reviews)
 ``target="block"`` gives cosine 0.9060 with the full target, 0.9119 / 0.9127 / 0.9116 with the
@@ -28,15 +29,26 @@ from torch import Tensor, nn
 
 from ..curvature.layer_hessian import LayerHessian, layer_inputs, weight_matrix
 from . import layerwise as lw
+from .stages import reduce_statistics
 
 __all__ = ["BlockStatistics", "collect_block", "fit_target", "layer_statistics"]
 
 
+def without_padding(x: Tensor, token_mask: Tensor | None) -> Tensor:
+    """The real tokens of a layer input ``x``: (B, T, d) with a (B, T) ``token_mask``, or the
+    same tokens flattened to (B·T, d) (OPT's feed-forward layers); other inputs unchanged."""
+    if token_mask is None:
+        return x
+    if x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
+        return x[token_mask.to(torch.bool)]                                       # (m, d)
+    if x.dim() == 2 and token_mask.dim() == 2 and x.shape[0] == token_mask.numel():
+        return x[token_mask.reshape(-1).to(torch.bool)]                           # (m, d)
+    return x
+
+
 def rows_of(module: nn.Module, x: Tensor, token_mask: Tensor | None) -> Tensor:
     """The calibration rows (m, d) of one call of ``module`` on ``x``, padding excluded, float64."""
-    if token_mask is not None and x.dim() == 3 and tuple(token_mask.shape) == tuple(x.shape[:2]):
-        x = x[token_mask.to(torch.bool)]                                          # (m, d)
-    return layer_inputs(module, x).to(torch.float64)                             # (m, d)
+    return layer_inputs(module, without_padding(x, token_mask)).to(torch.float64)   # (m, d)
 
 
 class _Stop(Exception):
@@ -84,7 +96,7 @@ def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list,
             if not keep_local or reads_block_input or every_hessian:
                 if name not in stats.hessians:
                     stats.hessians[name] = LayerHessian(module)
-                stats.hessians[name].add_batch(x, state["tm"])
+                stats.hessians[name].add_batch(without_padding(x, state["tm"]))
             if keep_local and not reads_block_input:
                 stats.local.setdefault(name, []).append(rows_of(mod, x, state["tm"]).to(torch.float32))
         return run
@@ -97,6 +109,7 @@ def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list,
     finally:
         for h in handles:
             h.remove()
+    reduce_statistics(stats.hessians)
     missing = set(targets) - set(stats.hessians) - set(stats.local)
     if missing:
         raise ValueError(f"layers {sorted(missing)} were not called by their block's forward; "
@@ -106,13 +119,11 @@ def collect_block(block: nn.Module, targets: dict[str, nn.Module], inputs: list,
 
 @torch.no_grad()
 def layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_masks: list, *,
-                     dense_block: nn.Module | None = None, dense_module: nn.Module | None = None,
-                     dense_inputs: list | None = None, dense_rows: list | None = None
-                     ) -> tuple[Tensor, Tensor | None, int, Tensor, Tensor]:
+                     dense_rows: list | None = None) -> tuple[Tensor, Tensor | None, int, Tensor, Tensor]:
     """H = 2 X̂ X̂ᵀ/N of ``module``'s inputs X̂ in the (partly pruned) ``block``, and the cross term
-    G = 2 X̂ Xᵀ/N with the inputs X the layer had before: ``dense_rows`` (from
-    :func:`collect_block`) or those of ``dense_module`` in a dense copy of the block run on
-    ``dense_inputs``. Returns (H, G or None, N, μ̂, μ) — μ̂, μ the means of X̂ and X.
+    G = 2 X̂ Xᵀ/N with the inputs X the layer had in the dense block, ``dense_rows`` (from
+    :func:`collect_block`). Returns (H, G or None, N, μ̂, μ) — μ̂, μ the means of X̂ and X. The
+    sums and N go through :func:`~curvlab.prune.stages.reduce_statistics` (all ranks' tokens).
 
     Each pass stops as soon as the layer has run (the rest of the block is not needed), so a
     layer called twice in one forward counts its first call only.
@@ -120,15 +131,10 @@ def layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_ma
     d = weight_matrix(module).shape[1]
     dev = module.weight.device
     H = torch.zeros(d, d, dtype=torch.float64, device=dev)
-    cross = dense_block is not None or dense_rows is not None
-    G = torch.zeros(d, d, dtype=torch.float64, device=dev) if cross else None
+    G = torch.zeros(d, d, dtype=torch.float64, device=dev) if dense_rows is not None else None
     total = torch.zeros(d, dtype=torch.float64, device=dev)
     total_dense = torch.zeros(d, dtype=torch.float64, device=dev)
     state: dict[str, Any] = {"n": 0, "tm": None}
-
-    def dense_hook(mod, args, output):
-        state["xd"] = rows_of(mod, args[0], state["tm"])
-        raise _Stop
 
     def hook(mod, args, output):
         X = rows_of(mod, args[0], state["tm"])                                   # (m, d)
@@ -144,29 +150,23 @@ def layer_statistics(block: nn.Module, module: nn.Module, inputs: list, token_ma
         state["n"] += X.shape[0]
         raise _Stop
 
-    handles = [module.register_forward_hook(hook)]
-    if dense_block is not None:
-        handles.append(dense_module.register_forward_hook(dense_hook))
+    handle = module.register_forward_hook(hook)
     try:
         for i, ((args, kwargs), tm) in enumerate(zip(inputs, token_masks)):
             state["tm"] = tm
             if dense_rows is not None:
                 state["xd"] = dense_rows[i].to(torch.float64)
-            if dense_block is not None:
-                dargs, dkwargs = dense_inputs[i]
-                try:
-                    dense_block(*dargs, **dkwargs)
-                except _Stop:
-                    pass
             try:
                 block(*args, **kwargs)
             except _Stop:
                 pass
     finally:
-        for h in handles:
-            h.remove()
-    n = max(state["n"], 1)
-    return H / n, (G / n if G is not None else None), state["n"], total / n, total_dense / n
+        handle.remove()
+    count = torch.tensor([float(state["n"])], dtype=torch.float64)
+    reduce_statistics(sums=[t for t in (H, G, total, total_dense) if t is not None], counts=count)
+    n_total = int(count.item())
+    n = max(n_total, 1)
+    return H / n, (G / n if G is not None else None), n_total, total / n, total_dense / n
 
 
 def fit_target(W: Tensor, H: Tensor, G: Tensor, damping: float, mix: float = 0.5, *,
