@@ -97,12 +97,6 @@ NOT_ENTRY_POINTS: dict[str, str] = {
     "curvlab.experiments.ExperimentResult": "result record of run_experiment",
 }
 
-# Public names owned by branches that add their cases on their own (issue #15's linear /
-# dropout part: tests/fuzz/cases_linear.py; #14: prune_model and models/;
-# #15 point 5 / #16: the report writer). The coverage test tolerates these names.
-# THIS SET MUST BE EMPTY ONCE ALL BRANCHES ARE MERGED: delete each name as its cases land
-# (the test below fails for a listed name that already has a case, to keep the list honest).
-AWAITING_CASES: set[str] = set()
 
 
 def _public_names() -> list[str]:
@@ -161,21 +155,16 @@ def test_every_entry_point_has_a_case():
         return any(t == name or t.startswith(name + ".") for t in targets)
 
     missing = [n for n in _public_names()
-               if not covered(n) and n not in NOT_ENTRY_POINTS and n not in AWAITING_CASES]
+               if not covered(n) and n not in NOT_ENTRY_POINTS]
     assert not missing, (
         "public names without a bad-input case (add rows to a tests/fuzz/cases_*.py, or list the "
         f"name in NOT_ENTRY_POINTS with a reason): {missing}")
 
 
-def test_awaiting_and_excluded_lists_are_honest():
+def test_excluded_names_are_public():
     public = set(_public_names())
-    stale = sorted((set(NOT_ENTRY_POINTS) | AWAITING_CASES) - public)
+    stale = sorted(set(NOT_ENTRY_POINTS) - public)
     assert not stale, f"listed names that are not public (renamed or removed?): {stale}"
-    targets = {c.target for c in CASES}
-    done = sorted(n for n in AWAITING_CASES if any(t == n or t.startswith(n + ".") for t in targets))
-    assert not done, f"names in AWAITING_CASES that now have cases; remove them from the set: {done}"
-    both = sorted(set(NOT_ENTRY_POINTS) & AWAITING_CASES)
-    assert not both, f"names both excluded and awaiting: {both}"
 
 
 def test_every_public_subpackage_is_enumerated():
