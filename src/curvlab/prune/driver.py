@@ -412,7 +412,8 @@ def write_layer(module: nn.Module, name: str, fit: LayerFit) -> LayerReport:
 def _output_weights(model: nn.Module, layers: dict[str, nn.Module], batches: list, options: ObsOptions,
                     device: torch.device) -> dict[str, Tensor]:
     """The output sensitivities c_{l,r} (clipped) that weight each row's OBS losses, from the
-    first ``options.sensitivity`` calibration sequences, averaged over ranks by token count."""
+    first ``options.sensitivity`` calibration sequences, averaged over ranks weighted by their number of
+    sequences."""
     calls = _first_rows(batches, options.sensitivity, device)
     try:
         c = output_sensitivities(model, layers, calls)
