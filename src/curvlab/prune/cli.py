@@ -47,10 +47,10 @@ def add_parser(subparsers) -> None:
                         "output: by the estimated output error; uniform: the same sparsity everywhere")
     p.add_argument("--sensitivity", type=int, default=8,
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
-    p.add_argument("--target", default="auto", choices=("auto", "input", "block"),
-                   help="what each later layer of a block fits once the layers before it are pruned: block: "
-                        "its outputs in the dense block (one more calibration pass per layer; default for N:M and "
-                        "sparsity > 0.5), input: its own outputs (default up to 0.5 unstructured)")
+    p.add_argument("--target", default="input", choices=("input", "block"),
+                   help="what each later layer of a block fits once the layers before it are pruned: input: its "
+                        "own outputs (default); block: its outputs in the dense block (one more calibration pass "
+                        "per layer; better on text like the calibration data, worse on other text)")
     p.add_argument("--target-mix", type=float, default=0.5,
                    help="for --target block: the weight α of those outputs against the layer's own (0..1)")
     p.add_argument("--corpus", default=None, help="text file, one text per line (default: bundled reviews)")
