@@ -42,9 +42,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4")
     p.add_argument("--method", default="obs", choices=("obs", "sparsegpt", "wanda", "magnitude", "admm"))
     p.add_argument("--calibration", type=int, default=128, help="number of calibration texts (causal LMs: sequences of --seq-len tokens)")
-    p.add_argument("--allocation", default="obs", choices=("obs", "uniform", "output"),
-                   help="obs: split each block's budget by OBS loss estimates (unstructured; default); "
-                        "output: by the estimated output error; uniform: the same sparsity everywhere")
+    p.add_argument("--allocation", default="uniform", choices=("obs", "uniform", "output"),
+                   help="uniform: the same sparsity everywhere (default); obs: split each block's budget by OBS "
+                        "loss estimates (unstructured); output: by the estimated output error")
     p.add_argument("--sensitivity", type=int, default=8,
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
     p.add_argument("--target", default="input", choices=("input", "block"),
