@@ -48,7 +48,8 @@ def test_wanda_masks_come_from_the_already_pruned_blocks(tiny):
 def test_obs_report_and_masks(tiny, pattern):
     model0, batches = tiny
     model = copy.deepcopy(model0)
-    report = prune_model(model, batches, 0.5, pattern, "obs", progress=False, options=ObsOptions(bias=False))
+    report = prune_model(model, batches, 0.5, pattern, "obs", progress=False,
+                         options=ObsOptions(bias=False, target="block" if pattern else "input"))
     assert report.overall_sparsity == pytest.approx(0.5, abs=1e-9)
     q = model.encoder.layer[0].attention.self.query
     assert hasattr(q, "weight_orig") and hasattr(q, "weight_mask")      # torch.nn.utils.prune layout

@@ -130,7 +130,8 @@ def test_block_target_with_the_unstructured_allocation(tiny):
     # the budget split needs every layer's H from the first pass; the later layers keep their rows too
     model0, batches = tiny
     model = copy.deepcopy(model0)
-    report = prune_model(model, batches, 0.5, progress=False, options=ObsOptions(target="block", sensitivity=0))
+    report = prune_model(model, batches, 0.5, progress=False, options=ObsOptions(target="block", sensitivity=0,
+                                                                                 allocation="obs"))
     assert report.overall_sparsity == pytest.approx(0.5, abs=1e-9)
     assert len({round(r.sparsity, 3) for r in report.layers}) > 1                # the split moved sparsity
     assert report.calibration_passes == 2 * (1 + 3 + 1)

@@ -56,15 +56,15 @@ def add_parser(subparsers) -> None:
                    help="obs: ours; the others are the baselines")
     p.add_argument("--calibration", type=int, default=128,
                    help="number of calibration texts (causal LMs: sequences of --seq-len tokens)")
-    p.add_argument("--allocation", default="obs", choices=("obs", "uniform", "output"),
-                   help="obs: split each block's budget by OBS loss estimates (unstructured; default); "
-                        "output: by the estimated output error; uniform: the same sparsity everywhere")
+    p.add_argument("--allocation", default="uniform", choices=("obs", "uniform", "output"),
+                   help="uniform: the same sparsity everywhere (default); obs: split each block's budget by OBS "
+                        "loss estimates (unstructured); output: by the estimated output error")
     p.add_argument("--sensitivity", type=int, default=8,
                    help="calibration texts for the output-sensitivity weights of the masks (0: off)")
-    p.add_argument("--target", default="auto", choices=("auto", "input", "block"),
-                   help="what each later layer of a block fits once the layers before it are pruned: block: "
-                        "its outputs in the dense block (one more calibration pass per layer; default for N:M and "
-                        "sparsity > 0.5), input: its own outputs (default up to 0.5 unstructured)")
+    p.add_argument("--target", default="input", choices=("input", "block"),
+                   help="what each later layer of a block fits once the layers before it are pruned: input: its "
+                        "own outputs (default); block: its outputs in the dense block (one more calibration pass "
+                        "per layer; better on text like the calibration data, worse on other text)")
     p.add_argument("--target-mix", type=float, default=0.5,
                    help="for --target block: the weight α of those outputs against the layer's own (0..1)")
     p.add_argument("--corpus", default=None,

@@ -30,15 +30,21 @@ inputs when ``mode="exact"``), then the improvements over SparseGPT, each switch
 ``alternate`` (iterations of alternating mask selection, :func:`~curvlab.prune.layerwise.alternate`),
 ``refit`` (exact least-squares refit of the kept weights; with ``bias``, of the bias too),
 ``allocation="obs"`` (non-uniform sparsity across the layers of a block from the OBS loss
-estimates, unstructured only), ``sensitivity`` (unstructured masks chosen with each row's OBS
+estimates, unstructured only; not the default: on SmolLM2 at 50 % it lost on every validation
+domain, Python docs / reviews / R help perplexity 27.00 / 137.2 / 69.8 against 26.97 / 131.1 /
+69.4 uniform, benchmarks/llm.md), ``sensitivity`` (unstructured masks chosen with each row's OBS
 losses weighted by how much the model's output depends on that row,
 :mod:`curvlab.curvature.output_sensitivity`; ``allocation="output"`` also splits the budget by
 these weighted losses) and ``target`` (:mod:`curvlab.prune.staged`): ``"block"`` — each layer
 that does not read the block's input fits, from its new inputs X̂, the mix α·W X + (1 − α)·W X̂
 of its outputs in the dense block and its own (α = ``target_mix``, 0.5), with an intercept that
-moves the bias; ``"input"`` — the layer's own outputs. ``"auto"``: the block target for N:M
-patterns and unstructured sparsity above 0.5 (MiniLM validation cosine at 60 % / 70 %: 0.9251
-/ 0.8739 against 0.9180 / 0.8557; at 50 %: 0.9566 against 0.9575).
+moves the bias; ``"input"`` — the layer's own outputs, the default. The block target wins on
+text like the calibration data (MiniLM validation cosine at 2:4 / 60 % / 70 %: 0.9127 / 0.9251
+/ 0.8739 against 0.9030 / 0.9180 / 0.8557) but overfits it: on SmolLM2 at 2:4 (calibration 8 ×
+256 tokens of Python docs, validation perplexity, benchmarks/llm.md) it gives 40.4 / 786 / 323
+on Python docs / reviews / R help pages against 37.1 / 357 / 158 with ``"input"`` and SparseGPT's
+47.2 / 386 / 177 — worse than SparseGPT on both domains the calibration never saw. It was the
+default (``"auto"``: N:M and above 50 %) until that validation; it stays as an option.
 ``"sparsegpt"`` (the paper's algorithm), ``"wanda"``, ``"magnitude"``, ``"admm"`` (the ADMM layer
 solver of Boža 2024 / ALPS, :mod:`curvlab.prune.admm`).
 
@@ -79,7 +85,7 @@ from .admm import admm_layer
 from .baselines import magnitude_layer, wanda_layer
 from .masks import apply_mask
 from .sparsegpt import sparsegpt_layer
-from .stages import BlockCalls, as_call, capture_block_inputs, restore_in_place
+from .stages import as_call, capture_block_inputs, restore_in_place
 
 __all__ = ["DEFAULT_DAMPING", "LayerReport", "METHODS", "ObsOptions", "PruneReport", "allocate", "collect_statistics",
            "find_blocks", "fit_layer", "prune_layer", "prune_model", "write_layer"]
@@ -102,16 +108,17 @@ class ObsOptions:
     refit: bool = True             # exact least-squares refit of the kept weights on the final mask
     alternate: int = 0             # iterations of alternating mask selection (0 = off; 40 is best, ~3-4x the compute)
     alternate_max_inputs: int = 512  # alternate only on layers this narrow (the cost is R·d² per step)
-    allocation: str = "obs"        # unstructured: "obs" splits the block's budget by OBS loss estimates (relative
-                                   # errors), "output" by the estimated output error (needs sensitivity), or "uniform"
+    allocation: str = "uniform"    # unstructured: "uniform" the same sparsity everywhere; "obs" splits the block's
+                                   # budget by OBS loss estimates (wins in-domain, loses out of domain: llm.md),
+                                   # "output" by the estimated output error (needs sensitivity)
     max_shift: float = 0.15        # the most a layer's sparsity may move from the target
     block_size: int = 128          # columns per lazy-update block
     cg_iters: int = 8              # refit: warm-started CG steps (MiniLM: 98% of the gain on 384-input layers, 89% on 1536)
     fast_dtype: bool = True        # float32 column sweep and CG (as SparseGPT); losses in float64
     exact_max_inputs: int = 512    # mode="exact" falls back to blocked for wider layers
-    target: str = "auto"           # what each layer fits once the layers before it in its block are pruned:
+    target: str = "input"          # what each layer fits once the layers before it in its block are pruned:
                                    # "input" its own outputs on its new inputs; "block" its outputs in the dense
-                                   # block; "auto": "block" for N:M patterns and unstructured sparsity above 0.5
+                                   # block (wins in-domain, overfits: out-of-domain perplexity 2x, llm.md)
     target_mix: float = 0.5        # α: "block" fits α·(those outputs) + (1 − α)·(the layer's own)
     target_max_inputs: int | None = None  # "block" only on layers with at most this many inputs
     bias: bool = True              # refit the layer's bias with the kept weights (with refit; layers with a bias)
@@ -130,8 +137,8 @@ class ObsOptions:
         if not (isinstance(self.sensitivity_clip, (int, float)) and self.sensitivity_clip >= 1):
             raise ValueError(f"sensitivity_clip must be a number >= 1 (math.inf: no clipping); "
                              f"got {self.sensitivity_clip!r}.")
-        if self.target not in ("auto", "input", "block"):
-            raise ValueError(f"target must be 'auto', 'input' or 'block'; got {self.target!r}.")
+        if self.target not in ("input", "block"):
+            raise ValueError(f"target must be 'input' or 'block'; got {self.target!r}.")
         if not (isinstance(self.target_mix, (int, float)) and 0 <= self.target_mix <= 1):
             raise ValueError(f"target_mix must be a number in [0, 1] (e.g. 0.5); got {self.target_mix!r}.")
         if not (self.target_max_inputs is None or (isinstance(self.target_max_inputs, int)
@@ -541,8 +548,9 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | 
     damping : λ of H + λ·mean(diag H)·I; default :data:`DEFAULT_DAMPING` of the method (0.03 for
         OBS, SparseGPT's published 0.01 for the baselines).
     options : :class:`ObsOptions` for ``method="obs"`` (default ``ObsOptions()``: blocked OBS, refit
-        of the kept weights and the bias, for unstructured sparsity the OBS split of each block's
-        budget and output-sensitivity weighted masks, the block target at N:M and above 50 %).
+        of the kept weights and the bias, uniform sparsity, and for unstructured sparsity
+        output-sensitivity weighted masks; chosen on validation text that includes domains the
+        calibration never saw, benchmarks/llm.md).
     layers : names (as in ``model.named_modules()``) to prune; default: every prunable layer
         inside the blocks.
     progress : show a progress bar (default: when stderr is a terminal).
@@ -598,8 +606,6 @@ def prune_model(model: nn.Module, calibration: Iterable[Any], sparsity: float | 
     start = time.perf_counter()
     device = next(model.parameters()).device
     target = options.target
-    if target == "auto":    # the block target paid at N:M, 60 % and 70 %, not at 50 % (benchmarks/minilm.md)
-        target = "block" if pattern_t is not None or sparsity > 0.5 else "input"
     target = target if method == "obs" else "input"
     allocating = method == "obs" and options.allocation != "uniform" and pattern_t is None
     with restore_in_place(model):

@@ -50,7 +50,6 @@ Example
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
