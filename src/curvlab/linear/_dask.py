@@ -455,7 +455,8 @@ def fold_row_indices(chunk_rows, cv=None) -> list[tuple[np.ndarray, np.ndarray]]
 
 def fit_enet_cv(est, X, y):
     from .._validation import check_in_range, check_positive, check_positive_int
-    from .enet_path import alpha_max, solve_path_gram
+    from .elastic_net import cv_alpha_grids
+    from .enet_path import solve_path_gram
 
     data = as_dask_data(X, y, multi_output=False)
     est.n_passes_ = 0
@@ -477,20 +478,7 @@ def fit_enet_cv(est, X, y):
     n = st.n
     A, B = compressed(st, p)
     Q = A.T @ B  # (p, 1)
-    if est.alphas is None:
-        n_alphas = check_positive_int(est.n_alphas, "n_alphas")
-        eps = check_in_range(est.eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-        grids = []
-        for r in l1_ratios:
-            a_max = alpha_max(Q[:, 0], n, float(r))
-            grids.append(np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0
-                         else np.full(n_alphas, np.finfo(float).eps))
-        alphas = np.array(grids)  # (n_l1, n_alphas)
-    else:
-        a = np.sort(np.asarray(est.alphas, dtype=np.float64).ravel())[::-1]
-        if a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
-            raise ValueError("alphas must be a non-empty list of finite values >= 0.")
-        alphas = np.tile(a, (len(l1_ratios), 1))
+    alphas = cv_alpha_grids(Q[:, 0], n, l1_ratios, est.alphas, est.n_alphas, est.eps)
     mse = np.empty((len(l1_ratios), alphas.shape[1], len(folds)))
     for f, test in enumerate(folds):
         train = compress(merge_all_gram([g for j, g in enumerate(grams) if j != f]))
@@ -525,7 +513,7 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=None, n_alphas=100, eps=1e-3, tol=1e
               screening=True, Gram=None, Xy=None, coef_init=None, check_input=True):
     """:func:`curvlab.linear.enet_path` on Dask: XᵀX, Xᵀy, ‖y‖² from one uncentred reduction."""
     from .._validation import as_float_array, check_in_range, check_positive, check_positive_int
-    from .enet_path import alpha_max, solve_path_gram
+    from .enet_path import alpha_path, solve_path_gram
 
     if Gram is not None or Xy is not None:
         raise ValueError("with Dask input, Gram and Xy are reduced from the chunks; omit them.")
@@ -548,15 +536,7 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=None, n_alphas=100, eps=1e-3, tol=1e
         coef_init = as_float_array(coef_init, "coef_init", ndim=1)
         if coef_init.shape != (p,):
             raise ValueError(f"coef_init must have shape ({p},); got {coef_init.shape}.")
-    if alphas is None:
-        n_alphas = check_positive_int(n_alphas, "n_alphas")
-        eps = check_in_range(eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-        a_max = alpha_max(q, n, l1_ratio)
-        alphas = np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0 else np.zeros(n_alphas)
-    else:
-        alphas = np.sort(as_float_array(alphas, "alphas", ndim=1))[::-1]
-        if alphas[-1] < 0:
-            raise ValueError("alphas must be >= 0.")
+    alphas = alpha_path(q, n, l1_ratio, alphas, n_alphas, eps)
     coefs, gaps, n_iters = solve_path_gram(G, q, yy, n, alphas, l1_ratio, tol, max_iter, screening,
                                            coef_init)
     return alphas, coefs, gaps, n_iters

@@ -173,6 +173,26 @@ class ElasticNet(LinearModel):
                               sample_weight)
 
 
+
+def cv_alpha_grids(q: np.ndarray, n: int, l1_ratios: np.ndarray, alphas, n_alphas: int,
+                   eps: float) -> np.ndarray:
+    """ElasticNetCV's grid, shape (len(l1_ratios), n_alphas): per l1_ratio ρ, ``n_alphas``
+    log-spaced penalties from λ_max(ρ) (:func:`alpha_max`, ``q`` = Xᵀy of the centred data) down to
+    ``eps``·λ_max; or the given ``alphas`` (sorted, largest first) for every ρ."""
+    if alphas is not None:
+        a = np.sort(as_real_array(alphas, "alphas", ndim=(0, 1)).ravel())[::-1]
+        if a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
+            raise ValueError("alphas must be a non-empty list of finite values >= 0.")
+        return np.tile(a, (len(l1_ratios), 1))
+    n_alphas = check_positive_int(n_alphas, "n_alphas")
+    eps = check_in_range(eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
+    grids = []
+    for r in l1_ratios:
+        a_max = alpha_max(q, n, float(r))
+        grids.append(np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0
+                     else np.full(n_alphas, np.finfo(float).eps))
+    return np.array(grids)  # (n_l1, n_alphas)
+
 class ElasticNetCV(LinearModel):
     """Elastic net with α (and optionally l1_ratio) chosen by k-fold cross-validation.
 
@@ -223,20 +243,7 @@ class ElasticNetCV(LinearModel):
         for r in l1_ratios:
             check_in_range(float(r), "l1_ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
         G, Q, yy, x_mean, y_mean = _centered_gram(X, y[:, None], None, self.fit_intercept)
-        if self.alphas is None:
-            n_alphas = check_positive_int(self.n_alphas, "n_alphas")
-            eps = check_in_range(self.eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-            grids = []
-            for r in l1_ratios:
-                a_max = alpha_max(Q[:, 0], n, float(r))
-                grids.append(np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0
-                             else np.full(n_alphas, np.finfo(float).eps))
-            alphas = np.array(grids)  # (n_l1, n_alphas)
-        else:
-            a = np.sort(as_real_array(self.alphas, "alphas", ndim=(0, 1)).ravel())[::-1]
-            if a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
-                raise ValueError("alphas must be a non-empty list of finite values >= 0.")
-            alphas = np.tile(a, (len(l1_ratios), 1))
+        alphas = cv_alpha_grids(Q[:, 0], n, l1_ratios, self.alphas, self.n_alphas, self.eps)
         folds = list(check_cv(self.cv).split(X, y))
         mse = np.empty((len(l1_ratios), alphas.shape[1], len(folds)))
         for f, (train, test) in enumerate(folds):

@@ -65,6 +65,20 @@ def notes_to_sklearn(lam1: float, lam2: float, n_samples: int) -> tuple[float, f
     return total / n_samples, (lam2 / 2.0) / total
 
 
+
+def alpha_path(q: np.ndarray, n: int, l1_ratio: float, alphas, n_alphas: int, eps: float) -> np.ndarray:
+    """The path's penalties, largest first: the given ``alphas`` (checked, sorted), or ``n_alphas``
+    log-spaced from λ_max = :func:`alpha_max` down to ``eps``·λ_max. ``q`` = Xᵀy, shape (p,)."""
+    if alphas is not None:
+        alphas = np.sort(as_real_array(alphas, "alphas", ndim=1))[::-1]
+        if alphas[-1] < 0:
+            raise ValueError("alphas must be >= 0.")
+        return alphas
+    n_alphas = check_positive_int(n_alphas, "n_alphas")
+    eps = check_in_range(eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
+    a_max = alpha_max(q, n, l1_ratio)
+    return np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0 else np.zeros(n_alphas)
+
 def alpha_max(Xy: np.ndarray, n_samples: int, l1_ratio: float) -> float:
     """α_max = ‖Xᵀy‖_∞/(Nρ): for α ≥ α_max the solution is β = 0 (KKT at zero)."""
     if l1_ratio <= 0:
@@ -142,15 +156,7 @@ def enet_path(X, y, *, l1_ratio: float = 0.5, alphas=None, n_alphas: int = 100,
         coef_init = as_real_array(coef_init, "coef_init", ndim=1)
         if coef_init.shape != (p,):
             raise ValueError(f"coef_init must have shape ({p},); got {coef_init.shape}.")
-    if alphas is None:
-        n_alphas = check_positive_int(n_alphas, "n_alphas")
-        eps = check_in_range(eps, "eps", 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-        a_max = alpha_max(q, n, l1_ratio)
-        alphas = np.geomspace(a_max, a_max * eps, n_alphas) if a_max > 0 else np.zeros(n_alphas)
-    else:
-        alphas = np.sort(as_real_array(alphas, "alphas", ndim=1))[::-1]
-        if alphas[-1] < 0:
-            raise ValueError("alphas must be >= 0.")
+    alphas = alpha_path(q, n, l1_ratio, alphas, n_alphas, eps)
     yy = float(y @ y)
     coefs, gaps, n_iters = solve_path_gram(G, q, yy, n, alphas, l1_ratio, tol, max_iter,
                                            screening, coef_init)

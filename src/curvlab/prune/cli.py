@@ -229,6 +229,19 @@ def _run(args) -> int:
     return 0
 
 
+def _prune(model, calibration: list, args, pattern):
+    """:func:`~curvlab.prune.driver.prune_model` with the command's options; bad options are usage errors."""
+    from .driver import ObsOptions, prune_model
+
+    try:
+        return prune_model(model, calibration, args.sparsity, pattern, args.method,
+                           options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity,
+                                              target=args.target, target_mix=args.target_mix),
+                           progress=None if not args.no_progress else False)
+    except (ValueError, TypeError) as exc:
+        raise _usage(str(exc)) from None
+
+
 def _load(args):
     from ..models.minilm import load_minilm
 
@@ -249,7 +262,6 @@ def _prune_and_evaluate(enc, args, pattern) -> tuple:
 
     from .. import distributed as cd
     from ..data.texts import default_corpus_path, read_corpus
-    from .driver import ObsOptions, prune_model
 
     try:
         texts = read_corpus(args.corpus or default_corpus_path(), n=args.calibration)
@@ -257,13 +269,7 @@ def _prune_and_evaluate(enc, args, pattern) -> tuple:
         raise _usage(f"--corpus: {exc}") from None
     calibration = _shard([enc.tokenize(texts[i:i + 32]) for i in range(0, len(texts), 32)])
     dense = copy.deepcopy(enc.model)
-    try:
-        report = prune_model(enc.model, calibration, args.sparsity, pattern, args.method,
-                             options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity,
-                                                target=args.target, target_mix=args.target_mix),
-                             progress=None if not args.no_progress else False)
-    except (ValueError, TypeError) as exc:
-        raise _usage(str(exc)) from None
+    report = _prune(enc.model, calibration, args, pattern)
     if not cd.is_main_process():
         return report, None
     summary = report.to_dict()
@@ -291,20 +297,13 @@ def _prune_causal(lm, args, pattern) -> tuple:
     from torch.nn.utils import prune as torch_prune
 
     from .. import distributed as cd
-    from .driver import ObsOptions, prune_model
     from .llm_eval import DOMAINS, calibration_batches, perplexity, token_stream
 
     calibration = _shard(calibration_batches(lm.tokenizer, args.calibration, args.seq_len))
     streams = {d: token_stream(lm.tokenizer, d, "test", max_tokens=args.eval * args.seq_len)
                for d in DOMAINS} if args.eval and cd.is_main_process() else {}
     dense = {d: perplexity(lm.model, s, args.seq_len) for d, s in streams.items()}
-    try:
-        report = prune_model(lm.model, calibration, args.sparsity, pattern, args.method,
-                             options=ObsOptions(allocation=args.allocation, sensitivity=args.sensitivity,
-                                                target=args.target, target_mix=args.target_mix),
-                             progress=None if not args.no_progress else False)
-    except (ValueError, TypeError) as exc:
-        raise _usage(str(exc)) from None
+    report = _prune(lm.model, calibration, args, pattern)
     if not cd.is_main_process():
         return report, None
     summary = report.to_dict()
