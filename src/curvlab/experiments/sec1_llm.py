@@ -132,7 +132,10 @@ def obs_llm_perplexity(size: str, seed: int) -> list[Finding]:
     what = (f"{m['n_layers']} layers of {m['blocks']} blocks, {m['n_calibration_tokens']} calibration tokens, "
             f"{m['n_windows']['python-docs']} + {m['n_windows']['r-help']} test windows × {m['seq_len']} tokens")
     details = dict(m, increase=inc, obs_over_sparsegpt=ratio)
-    fmt = lambda meth: ", ".join(f"{d} {m['ppl'][meth][d]:.2f}" for d in DOMAINS)   # noqa: E731
+
+    def fmt(meth: str) -> str:
+        return ", ".join(f"{d} {m['ppl'][meth][d]:.2f}" for d in DOMAINS)
+
     return [
         Finding(section="1", ref=REF,
                 claim="On a real decoder LLM (SmolLM2-135M, 2:4) curvlab's OBS raises perplexity over dense "
